@@ -1,0 +1,37 @@
+"""flowprior: trained normalizing flows as exact priors for nested sampling.
+
+Importing flowprior imports neither TensorFlow nor numba and changes no
+global setting; TensorFlow is imported only to train.
+"""
+
+import logging
+
+from ._version import __version__
+from .errors import (
+    BoundsEstimatedWarning,
+    FlowFileError,
+    FlowFormatVersionError,
+    FlowpriorError,
+    TrainingDataError,
+)
+from .flow import MAF
+from .io import load, save
+from .priors import GaussianPrior, LogUniformPrior, Prior, UniformPrior
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())
+
+__all__ = [
+    "__version__",
+    "Prior",
+    "UniformPrior",
+    "LogUniformPrior",
+    "GaussianPrior",
+    "MAF",
+    "load",
+    "save",
+    "FlowpriorError",
+    "FlowFileError",
+    "FlowFormatVersionError",
+    "TrainingDataError",
+    "BoundsEstimatedWarning",
+]

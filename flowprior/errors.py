@@ -1,0 +1,37 @@
+"""Exceptions and warnings raised by flowprior.
+
+Every exception derives from :class:`FlowpriorError` *and* from the builtin
+type a caller would naturally catch (``ValueError``, ``ImportError``), so
+``except ValueError`` keeps working for code that does not know flowprior.
+"""
+
+__all__ = [
+    "FlowpriorError",
+    "FlowFileError",
+    "FlowFormatVersionError",
+    "TrainingDataError",
+    "BoundsEstimatedWarning",
+]
+
+
+class FlowpriorError(Exception):
+    """Base class of every exception raised on purpose by flowprior."""
+
+
+class FlowFileError(FlowpriorError, ValueError):
+    """A saved flow file is truncated, corrupted or not a flowprior file."""
+
+
+class FlowFormatVersionError(FlowFileError):
+    """A saved flow file was written by a newer, unknown format version."""
+
+
+class TrainingDataError(FlowpriorError, ValueError):
+    """Samples or weights given for training cannot be used as they are."""
+
+
+class BoundsEstimatedWarning(UserWarning):
+    """No base prior was given, so a box was estimated from the samples.
+
+    The flow's density is then normalised inside that box only.
+    """

@@ -133,6 +133,8 @@ def prepare(samples, weights=None, *, prior=None, params=None):
         theta = np.asarray(samples, dtype=np.float64)
         if theta.ndim != 2:
             raise TrainingDataError(f"expected samples of shape (n, ndims); got shape {theta.shape}")
+        if prior is not None and prior.ndims != theta.shape[1]:
+            raise TrainingDataError(f"expected a prior with {theta.shape[1]} dimensions; got {prior.ndims}")
         if params is None:
             params = prior.params if prior is not None else _default_params(theta.shape[1])
         params = _check_params(params, theta.shape[1])

@@ -25,6 +25,7 @@ import json
 import os
 import tempfile
 import zipfile
+import zlib
 
 import numpy as np
 
@@ -83,7 +84,7 @@ def _read(path):
                 )
             header_bytes = zf.read(_JSON)
             npz_bytes = zf.read(_NPZ)
-    except zipfile.BadZipFile as exc:
+    except (zipfile.BadZipFile, zlib.error) as exc:
         raise FlowFileError(f"expected a flowprior file (a zip archive); got an unreadable file {path}: {exc}") from None
     except (EOFError, OSError) as exc:
         if isinstance(exc, FileNotFoundError):

@@ -112,6 +112,8 @@ def pack(kernels, biases, masks, perms, activation):
         raise ValueError(f"expected activation in {ACTIVATIONS}; got {activation!r}")
     if not kernels:
         raise ValueError("expected at least one MADE; got none")
+    if min(len(ks) for ks in kernels) < 2:
+        raise ValueError(f"expected at least one hidden layer; got {min(len(ks) for ks in kernels) - 1}")
     ndims = np.shape(kernels[0][0])[0]
     perms = np.asarray(perms, dtype=np.int64).reshape(len(kernels) - 1, ndims)
     for p in perms:
@@ -122,8 +124,6 @@ def pack(kernels, biases, masks, perms, activation):
         ks = [np.asarray(k, dtype=np.float64) for k in ks]
         bs = [np.asarray(b, dtype=np.float64) for b in bs]
         ms = [np.asarray(m, dtype=bool) for m in ms]
-        if len(ks) < 2:
-            raise ValueError(f"expected at least one hidden layer; got {len(ks) - 1}")
         shapes = [k.shape for k in ks]
         if (
             [m.shape for m in ms] != shapes

@@ -21,9 +21,21 @@ import numpy as np
 
 from . import _tfp
 
-__all__ = ["train_maf"]
+__all__ = ["train_maf", "split_indices"]
 
 logger = logging.getLogger(__name__)
+
+
+def _seeds(seed):
+    """Independent generators for the architecture, the split and the batches."""
+    seq = np.random.SeedSequence(seed)
+    return seq, [np.random.default_rng(s) for s in seq.spawn(3)]
+
+
+def split_indices(n, validation_fraction, seed):
+    """The (train, validation) indices :func:`train_maf` uses for ``seed``."""
+    _, (_, split_rng, _) = _seeds(seed)
+    return _split(n, validation_fraction, split_rng)
 
 
 def _split(n, fraction, rng):
@@ -100,8 +112,7 @@ def train_maf(
         raise ValueError(f"expected at least one epoch; got {epochs}")
     if batch_size is not None and int(batch_size) < 1:
         raise ValueError(f"expected a positive batch_size or None; got {batch_size}")
-    seed_seq = np.random.SeedSequence(seed)
-    arch_rng, split_rng, batch_rng = (np.random.default_rng(s) for s in seed_seq.spawn(3))
+    seed_seq, (arch_rng, split_rng, batch_rng) = _seeds(seed)
     if permutations == "random":
         perms = [arch_rng.permutation(ndims) for _ in range(number_networks - 1)]
     else:

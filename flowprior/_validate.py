@@ -15,7 +15,7 @@ def as_points(x, ndims, name):
     Returns the 2-D array and whether the input was a single point, so that
     the caller can give back the shape it was handed.
     """
-    arr = np.asarray(x, dtype=np.float64)
+    arr = x if type(x) is np.ndarray and x.dtype == np.float64 else np.asarray(x, dtype=np.float64)
     if arr.ndim == 1 and arr.shape[0] == ndims:
         return arr[None, :], True
     if arr.ndim == 2 and arr.shape[1] == ndims:
@@ -27,8 +27,8 @@ def as_points(x, ndims, name):
 
 def check_unit_cube(u):
     """Raise unless every entry of ``u`` is a number in the closed interval [0, 1]."""
-    # One reduction each way: NaN fails both comparisons, so test the negation.
-    if not (np.all(u >= 0.0) and np.all(u <= 1.0)):
+    # min and max propagate NaN, and NaN fails both comparisons.
+    if not (u.min() >= 0.0 and u.max() <= 1.0):
         bad = u[~((u >= 0.0) & (u <= 1.0))]
         raise ValueError(
             f"expected u in [0, 1]; got {bad.size} value(s) outside, e.g. {bad.flat[0]!r}"

@@ -24,7 +24,7 @@ import logging
 import numpy as np
 
 from . import _registry, made
-from ._normal import log_normal, ndtr, ndtri_clipped
+from ._normal import ndtr, ndtri_clipped
 from .priors import Prior, _check_params
 
 __all__ = ["MAF", "BACKENDS"]
@@ -178,8 +178,8 @@ class MAF(Prior):
 
     def _log_prob(self, theta):
         x = self._to_gaussian(theta)
-        z, logdet = self._kernel.inverse(x)
-        return log_normal(z) + logdet - log_normal(x) + self.prior._log_prob(theta)
+        _, log_q_cube = self._kernel.inverse(x)
+        return log_q_cube + self.prior._log_prob(theta)
 
     def _in_support(self, theta):
         return self.prior._in_support(theta)

@@ -234,4 +234,6 @@ class NumpyKernel:
         return forward(self._packed, z)
 
     def inverse(self, x):
-        return inverse(self._packed, x)
+        """``(z, log|det dz/dx| + log N(z) - log N(x))``, as the numba kernel returns."""
+        z, logdet = inverse(self._packed, x)
+        return z, logdet + 0.5 * (np.sum(x * x, axis=1) - np.sum(z * z, axis=1))

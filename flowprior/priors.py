@@ -99,9 +99,12 @@ class Prior(abc.ABC):
         """
         t2, single = as_points(theta, self.ndims, "theta")
         inside = self._in_support(t2)
-        out = np.full(t2.shape[0], -np.inf)
-        if np.any(inside):
-            out[inside] = self._log_prob(t2[inside])
+        if inside.all():
+            out = self._log_prob(t2)
+        else:
+            out = np.full(t2.shape[0], -np.inf)
+            if inside.any():
+                out[inside] = self._log_prob(t2[inside])
         return float(out[0]) if single else out
 
     def sample(self, n, seed=None):
@@ -170,7 +173,7 @@ class _BoxPrior(Prior):
         self.params = _check_params(params, self.ndims)
 
     def _in_support(self, theta):
-        return np.all((theta >= self.lower) & (theta <= self.upper), axis=1)
+        return ((theta >= self.lower) & (theta <= self.upper)).all(axis=1)
 
     def _state(self):
         return {"params": list(self.params)}, {"lower": self.lower, "upper": self.upper}
@@ -208,11 +211,19 @@ class UniformPrior(_BoxPrior):
         # Written as a convex combination so u = 1 lands exactly on ``upper``.
         return self.lower * (1.0 - u) + self.upper * u
 
+    def __init__(self, lower, upper, params=None):
+        super().__init__(lower, upper, params=params)
+        self._inv_width = 1.0 / (self.upper - self.lower)
+        self._log_density = -float(np.sum(np.log(self.upper - self.lower)))
+
     def _inverse_prior_transform(self, theta):
-        return np.clip((theta - self.lower) / (self.upper - self.lower), 0.0, 1.0)
+        v = (theta - self.lower) * self._inv_width
+        # Rounding can step just outside [0, 1] at the edges.
+        np.maximum(v, 0.0, out=v)
+        return np.minimum(v, 1.0, out=v)
 
     def _log_prob(self, theta):
-        return np.full(theta.shape[0], -np.sum(np.log(self.upper - self.lower)))
+        return np.full(theta.shape[0], self._log_density)
 
 
 @_registry.register

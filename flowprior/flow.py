@@ -120,7 +120,7 @@ class MAF(Prior):
     @classmethod
     def fit(cls, samples, weights=None, *, prior=None, params=None, seed=None,
             hidden_layers=(50, 50), number_networks=5, activation="tanh",
-            permutations="random", epochs=500, learning_rate=1e-3, batch_size=256,
+            permutations="random", epochs=500, learning_rate=3e-3, batch_size=1024,
             validation_fraction=0.2, patience=20, progress=False, backend="auto"):
         """Train a flow on weighted samples and return it.
 

@@ -49,7 +49,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--epochs", type=int, default=100)
     parser.add_argument("--repeat", type=int, default=2000)
-    parser.add_argument("--batch-size", default="256")
+    parser.add_argument("--batch-size", default="1024")
     args = parser.parse_args()
     batch_size = None if args.batch_size == "none" else int(args.batch_size)
 

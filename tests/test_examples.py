@@ -1,0 +1,45 @@
+"""Each example script runs, with small settings, as part of the suite."""
+
+import runpy
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def test_train_flow_prior_example(tmp_path, capsys):
+    module = runpy.run_path(str(EXAMPLES / "train_flow_prior.py"))
+    flow = module["main"](["--epochs", "5", "--out", str(tmp_path / "f.fpz")])
+    out = capsys.readouterr().out
+    assert "identical outputs: True" in out
+    assert flow.params == ("x", "y", "z")
+    assert (tmp_path / "f.fpz").exists()
+
+
+def test_demo_command_reports_passing_checks(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "flowprior", "demo", "--epochs", "40", "-q", "-o", str(tmp_path / "d.fpz")],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "reloaded flow identical: True" in proc.stdout
+    assert "finite inside  True" in proc.stdout
+
+
+def test_cli_error_is_one_line_without_traceback():
+    proc = subprocess.run([sys.executable, "-m", "flowprior", "demo", "--epochs", "0", "-q"],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == "flowprior: error: expected at least one epoch; got 0"
+
+
+def test_demo_samples_are_embedded_and_fixed():
+    from flowprior.demo import embedded_samples
+
+    a, wa, _ = embedded_samples()
+    b, wb, _ = embedded_samples()
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(wa, wb)

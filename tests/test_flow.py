@@ -251,3 +251,34 @@ def test_u_outside_cube_raises(flow2):
 def test_wrong_shape_raises(flow2):
     with pytest.raises(ValueError, match=r"expected theta of shape \(2,\) or \(n, 2\)"):
         flow2.log_prob(np.zeros((3, 3)))
+
+
+def test_numba_backend_without_numba_raises(flow2, monkeypatch):
+    monkeypatch.setitem(sys.modules, "flowprior._numba", None)
+    with pytest.raises(ImportError, match="backend='numba' needs numba"):
+        flow2.with_backend("numba")
+
+
+def test_auto_backend_falls_back_to_numpy_without_numba(flow2, monkeypatch):
+    monkeypatch.setitem(sys.modules, "flowprior._numba", None)
+    assert flow2.with_backend("auto").backend == "numpy"
+
+
+def test_diverging_training_raises():
+    samples = np.random.default_rng(16).normal(0.5, 0.01, size=(200, 2))
+    with pytest.raises(FloatingPointError, match="expected a finite validation loss"):
+        fp.MAF.fit(samples, prior=fp.UniformPrior([0, 0], [1, 1]), seed=0, hidden_layers=(8, 8),
+                   number_networks=2, epochs=3, learning_rate=1e8)
+
+
+def test_unexpected_network_layout_raises():
+    from flowprior import _tfp
+
+    class Fake:
+        _masks = [np.ones((2, 2))]
+
+        class _network:
+            layers = []
+
+    with pytest.raises(RuntimeError, match="unexpected AutoregressiveNetwork layout"):
+        _tfp.network_weights([Fake()])

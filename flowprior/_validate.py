@@ -28,7 +28,7 @@ def as_points(x, ndims, name):
 def check_unit_cube(u):
     """Raise unless every entry of ``u`` is a number in the closed interval [0, 1]."""
     # min and max propagate NaN, and NaN fails both comparisons.
-    if not (u.min() >= 0.0 and u.max() <= 1.0):
+    if u.size and not (u.min() >= 0.0 and u.max() <= 1.0):
         bad = u[~((u >= 0.0) & (u <= 1.0))]
         raise ValueError(
             f"expected u in [0, 1]; got {bad.size} value(s) outside, e.g. {bad.flat[0]!r}"

@@ -62,6 +62,11 @@ def test_single_point_equals_batch(prior):
     np.testing.assert_array_equal(np.array([prior.log_prob(t) for t in batch]), prior.log_prob(batch))
 
 
+def test_empty_batch_gives_empty_result(prior):
+    assert prior.prior_transform(np.empty((0, 2))).shape == (0, 2)
+    assert prior.log_prob(np.empty((0, 2))).shape == (0,)
+
+
 def test_sample_is_seeded(prior):
     np.testing.assert_array_equal(prior.sample(5, seed=3), prior.sample(5, seed=3))
     assert not np.array_equal(prior.sample(5, seed=3), prior.sample(5, seed=4))

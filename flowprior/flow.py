@@ -24,8 +24,8 @@ import logging
 import numpy as np
 
 from . import _registry, made
-from ._normal import ndtr, ndtri_clipped
-from .priors import Prior, _check_params
+from ._normal import ndtri_clipped
+from .priors import Prior, UniformPrior, _check_params
 
 __all__ = ["MAF", "BACKENDS"]
 
@@ -107,7 +107,14 @@ class MAF(Prior):
         self.params = _check_params(prior.params if params is None else params, self.ndims)
         self.activation = activation
         self.history = history
+        self._set_kernel(backend)
+
+    def _set_kernel(self, backend):
         self._kernel, self.backend = _kernel(self._packed, backend)
+        # With a uniform base prior the compiled kernel also does the box
+        # mapping and support check: one call per point on the sampler's path.
+        fuse = self.backend == "numba" and type(self.prior) is UniformPrior
+        self._box = (self.prior.lower, self.prior.upper) if fuse else None
 
     @property
     def hidden_layers(self):
@@ -166,20 +173,24 @@ class MAF(Prior):
 
     # --- evaluation (NumPy/numba, no TensorFlow) -------------------------------
     def _prior_transform(self, u):
-        x = self._kernel.forward(ndtri_clipped(u))
-        return self.prior._prior_transform(ndtr(x))
-
-    def _to_gaussian(self, theta):
-        return ndtri_clipped(self.prior._inverse_prior_transform(theta))
+        if self._box is not None:
+            return self._kernel.forward_cube(u, self._box)
+        return self.prior._prior_transform(self._kernel.forward_cube(u))
 
     def _inverse_prior_transform(self, theta):
-        z, _ = self._kernel.inverse(self._to_gaussian(theta))
-        return ndtr(z)
+        if self._box is not None:
+            return self._kernel.inverse_cube(theta, self._box)[0]
+        return self._kernel.inverse_cube(self.prior._inverse_prior_transform(theta))[0]
 
     def _log_prob(self, theta):
-        x = self._to_gaussian(theta)
-        _, log_q_cube = self._kernel.inverse(x)
+        _, log_q_cube = self._kernel.inverse_cube(self.prior._inverse_prior_transform(theta))
         return log_q_cube + self.prior._log_prob(theta)
+
+    def _log_prob_all(self, theta):
+        if self._box is not None:
+            # The kernel returns -inf for rows outside the box.
+            return self._kernel.inverse_cube(theta, self._box)[1] + self.prior._log_density
+        return super()._log_prob_all(theta)
 
     def _in_support(self, theta):
         return self.prior._in_support(theta)
@@ -188,7 +199,7 @@ class MAF(Prior):
         """The same flow evaluated with another kernel (shares the weights)."""
         new = object.__new__(type(self))
         new.__dict__.update(self.__dict__)
-        new._kernel, new.backend = _kernel(self._packed, backend)
+        new._set_kernel(backend)
         return new
 
     def tfp_distribution(self):

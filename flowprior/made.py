@@ -24,6 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._normal import ndtr, ndtri_clipped
+
 __all__ = ["ACTIVATIONS", "PackedMAF", "pack", "forward", "inverse", "NumpyKernel"]
 
 ACTIVATIONS = ("tanh", "relu", "sigmoid", "softplus", "elu")
@@ -237,3 +239,12 @@ class NumpyKernel:
         """``(z, log|det dz/dx| + log N(z) - log N(x))``, as the numba kernel returns."""
         z, logdet = inverse(self._packed, x)
         return z, logdet + 0.5 * (np.sum(x * x, axis=1) - np.sum(z * z, axis=1))
+
+    def forward_cube(self, u):
+        """``v = Phi(MAF(Phi^-1(u)))``, the flow as a map of the unit cube."""
+        return ndtr(self.forward(ndtri_clipped(u)))
+
+    def inverse_cube(self, v):
+        """``(u, log q_cube(v))`` for points ``v`` of the unit cube."""
+        z, log_q = self.inverse(ndtri_clipped(v))
+        return ndtr(z), log_q

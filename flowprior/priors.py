@@ -98,13 +98,7 @@ class Prior(abc.ABC):
         Returns a float for one point and an array of shape ``(n,)`` for a batch.
         """
         t2, single = as_points(theta, self.ndims, "theta")
-        inside = self._in_support(t2)
-        if inside.all():
-            out = self._log_prob(t2)
-        else:
-            out = np.full(t2.shape[0], -np.inf)
-            if inside.any():
-                out[inside] = self._log_prob(t2[inside])
+        out = self._log_prob_all(t2)
         return float(out[0]) if single else out
 
     def sample(self, n, seed=None):
@@ -117,6 +111,16 @@ class Prior(abc.ABC):
             raise ValueError(f"expected a non-negative number of samples; got {n}")
         rng = np.random.default_rng(seed)
         return self._prior_transform(rng.random((n, self.ndims)))
+
+    def _log_prob_all(self, theta):
+        """Log-density of every row, ``-inf`` outside the support."""
+        inside = self._in_support(theta)
+        if inside.all():
+            return self._log_prob(theta)
+        out = np.full(theta.shape[0], -np.inf)
+        if inside.any():
+            out[inside] = self._log_prob(theta[inside])
+        return out
 
     # --- to implement --------------------------------------------------
     @abc.abstractmethod

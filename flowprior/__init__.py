@@ -17,6 +17,8 @@ from .errors import (
 from .flow import MAF
 from .io import load, save
 from .priors import GaussianPrior, LogUniformPrior, Prior, UniformPrior
+from .results import RunResult
+from .run import run
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
@@ -29,6 +31,8 @@ __all__ = [
     "MAF",
     "load",
     "save",
+    "run",
+    "RunResult",
     "FlowpriorError",
     "FlowFileError",
     "FlowFormatVersionError",

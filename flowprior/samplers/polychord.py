@@ -1,0 +1,54 @@
+"""PolyChord adapter (optional: pypolychord is installed from PolyChordLite).
+
+PolyChord calls the prior one point at a time from compiled code
+(``theta[:] = prior(cube)``), so ``prior.prior_transform`` is passed as it
+is.  Output files go to ``base_dir``, a fresh temporary directory unless the
+user names one, never the working directory by surprise.  Under MPI, run the
+script with ``mpirun``; every rank builds its own prior (for a flow:
+``fp.load(path)`` on each rank).
+"""
+
+import tempfile
+
+__all__ = ["OPTIONS", "run_polychord"]
+
+OPTIONS = ("num_repeats", "nprior", "nfail", "do_clustering", "feedback", "precision_criterion",
+           "logzero", "max_ndead", "boost_posterior", "posteriors", "equals", "cluster_posteriors",
+           "write_resume", "write_paramnames", "read_resume", "write_stats", "write_live",
+           "write_dead", "write_prior", "maximise", "compression_factor", "synchronous",
+           "base_dir", "file_root", "grade_frac", "grade_dims", "nlives")
+
+
+def _import_pypolychord():
+    try:
+        import pypolychord
+    except ImportError:
+        raise ImportError(
+            "sampler='polychord' needs pypolychord, which is not on PyPI: install it from "
+            "https://github.com/PolyChord/PolyChordLite (pip install . in a clone, needs a "
+            "Fortran compiler), or use sampler='dynesty'"
+        ) from None
+    return pypolychord
+
+
+def run_polychord(loglikelihood, prior, *, nlive, seed, options):
+    """Run PolyChord's ``pypolychord.run``; see :func:`flowprior.run`."""
+    options = dict(options)
+    unknown = sorted(set(options) - set(OPTIONS))
+    if unknown:
+        raise TypeError(f"polychord does not accept option(s) {', '.join(unknown)}; "
+                        f"accepted: {', '.join(OPTIONS)}")
+    pypolychord = _import_pypolychord()
+    if "base_dir" not in options:
+        options["base_dir"] = tempfile.mkdtemp(prefix="flowprior-polychord-")
+    options.setdefault("file_root", "flowprior")
+    options.setdefault("read_resume", False)
+    options.setdefault("feedback", 0)
+    if seed is not None:
+        # PolyChord takes positive integer seeds only.
+        options["seed"] = int(seed) % (2**31 - 1) + 1
+    samples = pypolychord.run(
+        loglikelihood, prior.ndims, nlive=nlive, prior=prior.prior_transform,
+        paramnames=[(p, p) for p in prior.params], **options,
+    )
+    return samples, samples

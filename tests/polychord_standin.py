@@ -1,0 +1,81 @@
+"""A stand-in for ``pypolychord`` that follows its calling contract exactly.
+
+``run(loglikelihood, nDims, nlive=..., prior=..., base_dir=..., file_root=...,
+read_resume=..., seed=..., paramnames=..., **settings)`` returns anesthetic
+NestedSamples.  Like PolyChord's compiled core it calls ``prior`` one point at
+a time and copies the result into its own array (``theta[:] = prior(cube)``),
+and accepts a likelihood returning ``logL`` or ``(logL, derived)``.  The
+sampler is a plain constrained random walk in the unit cube: good enough for
+the smooth unimodal test problems, not a replacement for PolyChord.
+"""
+
+import os
+
+import numpy as np
+
+CALLS = {"prior": 0, "prior_shapes": set()}
+
+
+def _theta(prior, cube, ndims):
+    theta = np.empty(ndims)
+    CALLS["prior"] += 1
+    CALLS["prior_shapes"].add(np.shape(cube))
+    theta[:] = prior(cube)
+    return theta
+
+
+def _logL(loglikelihood, theta):
+    value = loglikelihood(theta)
+    try:
+        value, _ = value
+    except TypeError:
+        pass
+    return float(value)
+
+
+def run(loglikelihood, nDims, *, nlive=None, prior=None, base_dir="chains", file_root="test",
+        read_resume=True, seed=-1, paramnames=None, num_repeats=None, precision_criterion=1e-3,
+        feedback=1, nDerived=0, **settings):
+    from anesthetic import NestedSamples
+
+    nlive = nlive or 25 * nDims
+    num_repeats = num_repeats or 5 * nDims
+    rng = np.random.default_rng(None if seed is None or seed < 0 else seed)
+    os.makedirs(base_dir, exist_ok=True)
+    live_u = rng.random((nlive, nDims))
+    live_t = np.array([_theta(prior, u.copy(), nDims) for u in live_u])
+    live_L = np.array([_logL(loglikelihood, t) for t in live_t])
+    live_b = np.full(nlive, -np.inf)
+    dead_t, dead_L, dead_b = [], [], []
+    logX = 0.0
+    logZ = -np.inf
+    while True:
+        i = int(np.argmin(live_L))
+        Lmin = live_L[i]
+        dead_t.append(live_t[i].copy()); dead_L.append(Lmin); dead_b.append(live_b[i])
+        logZ = np.logaddexp(logZ, Lmin + logX + np.log1p(-np.exp(-1.0 / nlive)))
+        logX -= 1.0 / nlive
+        if np.logaddexp.reduce(live_L) + logX - np.log(nlive) - logZ < np.log(precision_criterion):
+            break
+        j = int(rng.integers(nlive))
+        u = live_u[j].copy()
+        step = live_u.std(axis=0) + 1e-12
+        t, L = live_t[j].copy(), live_L[j]
+        for _ in range(num_repeats):
+            trial = u + step * rng.normal(size=nDims)
+            if np.any((trial < 0) | (trial > 1)):
+                continue
+            tt = _theta(prior, trial.copy(), nDims)
+            LL = _logL(loglikelihood, tt)
+            if LL > Lmin:
+                u, t, L = trial, tt, LL
+        live_u[i], live_t[i], live_L[i], live_b[i] = u, t, L, Lmin
+    order = np.argsort(live_L)
+    theta = np.vstack([np.array(dead_t)[:-1], live_t[order]])
+    logL = np.r_[dead_L[:-1], live_L[order]]
+    birth = np.r_[dead_b[:-1], live_b[order]]
+    # The last dead point is still live in the arrays above; keep it once.
+    with open(os.path.join(base_dir, file_root + ".stats"), "w") as fh:
+        fh.write(f"logZ {logZ}\n")
+    names = [p for p, _ in paramnames] if paramnames else [f"p{k}" for k in range(nDims)]
+    return NestedSamples(data=theta, columns=names, logL=logL, logL_birth=birth)

@@ -1,0 +1,196 @@
+"""fp.run with dynesty and (a stand-in for) PolyChord: evidences, counting, pools, errors."""
+
+import os
+import sys
+
+import numpy as np
+import pytest
+from scipy.stats import multivariate_normal
+
+import flowprior as fp
+from flowprior.results import birth_contours, logZ_error
+
+from . import polychord_standin
+
+BOX = fp.UniformPrior([-5.0, -5.0], [5.0, 5.0], params=["a", "b"])
+MU_L = np.array([0.5, -0.3])
+COV_L = np.array([[0.1, 0.05], [0.05, 0.2]])
+_MVN = multivariate_normal(MU_L, COV_L)
+TRUTH_BOX = -np.log(100.0)  # the normalised Gaussian lies well inside the box
+
+
+def gaussian_loglike(theta):
+    """Module level, so spawned pool workers can import it."""
+    return _MVN.logpdf(theta)
+
+
+def wide_loglike(theta):
+    return multivariate_normal.logpdf(theta, [0.35, 0.55], np.diag([0.08, 0.1]))
+
+
+@pytest.fixture()
+def polychord(monkeypatch):
+    monkeypatch.setitem(sys.modules, "pypolychord", polychord_standin)
+    polychord_standin.CALLS.update(prior=0, prior_shapes=set())
+    return polychord_standin
+
+
+def within_3_sigma(res, truth):
+    assert abs(res.logZ - truth) < 3 * res.logZerr, (res.logZ, res.logZerr, truth)
+
+
+@pytest.mark.parametrize("dynamic", [False, True])
+def test_dynesty_analytic_evidence(dynamic):
+    opts = {"dynamic": True, "maxbatch": 1} if dynamic else {}
+    res = fp.run(gaussian_loglike, BOX, nlive=150, seed=1, **opts)
+    within_3_sigma(res, TRUTH_BOX)
+    assert res.sampler == "dynesty" and res.wall_time > 0
+    assert list(res.samples.columns.get_level_values(0)[:2]) == ["a", "b"]
+    assert {"logL", "logL_birth", "nlive"} <= set(res.samples.columns.get_level_values(0))
+
+
+def test_polychord_standin_analytic_evidence(polychord):
+    res = fp.run(gaussian_loglike, BOX, sampler="polychord", nlive=100, seed=2)
+    within_3_sigma(res, TRUTH_BOX)
+    assert polychord.CALLS["prior_shapes"] == {(2,)}  # one point at a time
+
+
+@pytest.fixture(scope="module")
+def flow_truth(flow2):
+    # The evidence of L under the flow prior is E_q[L]: Monte Carlo from the
+    # flow itself is exact up to its (here negligible) sampling error.
+    like = np.exp([wide_loglike(t) for t in flow2.sample(100_000, seed=3)])
+    return np.log(like.mean()), like.std() / like.mean() / np.sqrt(like.size)
+
+
+def test_dynesty_with_flow_prior(flow2, flow_truth):
+    truth, mc_err = flow_truth
+    res = fp.run(wide_loglike, flow2, nlive=150, seed=4)
+    assert abs(res.logZ - truth) < 3 * np.hypot(res.logZerr, mc_err)
+
+
+def test_polychord_standin_with_flow_prior(flow2, flow_truth, polychord):
+    truth, mc_err = flow_truth
+    res = fp.run(wide_loglike, flow2, sampler="polychord", nlive=100, seed=5)
+    assert abs(res.logZ - truth) < 3 * np.hypot(res.logZerr, mc_err)
+
+
+def test_ncall_counts_every_call_exactly():
+    calls = []
+
+    def loglike(theta):
+        calls.append(1)
+        return gaussian_loglike(theta)
+
+    res = fp.run(loglike, BOX, nlive=50, seed=6)
+    assert res.ncall == len(calls)
+    assert res.ncall >= len(res.samples)
+
+
+def test_same_seed_same_result():
+    a = fp.run(gaussian_loglike, BOX, nlive=50, seed=7)
+    b = fp.run(gaussian_loglike, BOX, nlive=50, seed=7)
+    assert a.logZ == b.logZ and a.ncall == b.ncall
+
+
+@pytest.mark.parametrize("start_method", ["fork", "spawn"])
+def test_pool_matches_serial_within_errors(flow2, flow_truth, start_method):
+    truth, mc_err = flow_truth
+    res = fp.run(wide_loglike, flow2, nlive=100, seed=8, npool=2, start_method=start_method)
+    assert abs(res.logZ - truth) < 3 * np.hypot(res.logZerr, mc_err)
+    # Calls in the workers are counted too: every dead point cost at least one.
+    assert res.ncall >= len(res.samples)
+
+
+def _worker_check(payload):
+    flow, u = payload
+    theta = flow.prior_transform(u)
+    return theta, any(m.split(".")[0] in ("tensorflow", "tf_keras") for m in sys.modules)
+
+
+def test_flow_in_spawned_worker_is_deterministic_and_tf_free(flow2):
+    import multiprocessing
+
+    u = np.random.default_rng(9).random((4, 2))
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        out = pool.map(_worker_check, [(flow2, row) for row in u])
+    for (theta, tf_loaded), row in zip(out, u):
+        np.testing.assert_array_equal(theta, flow2.prior_transform(row))
+        assert tf_loaded is False
+
+
+def test_polychord_writes_to_a_temporary_directory_not_cwd(polychord, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    fp.run(gaussian_loglike, BOX, sampler="polychord", nlive=30, seed=10, precision_criterion=0.1)
+    assert os.listdir(tmp_path) == []
+
+
+def test_polychord_base_dir_is_honoured(polychord, tmp_path):
+    fp.run(gaussian_loglike, BOX, sampler="polychord", nlive=30, seed=11, base_dir=str(tmp_path / "out"),
+           precision_criterion=0.1)
+    assert (tmp_path / "out" / "flowprior.stats").exists()
+
+
+def test_birth_contours_reproduce_nlive():
+    from anesthetic import NestedSamples
+
+    rng = np.random.default_rng(12)
+    logL = np.sort(rng.normal(size=300))
+    nlive = np.r_[np.full(100, 20), np.full(100, 35), np.arange(100, 0, -1)]
+    birth = birth_contours(logL, nlive)
+    samples = NestedSamples(data=rng.random((300, 1)), logL=logL, logL_birth=birth)
+    np.testing.assert_array_equal(samples.nlive.to_numpy(), nlive)
+
+
+def test_logZ_error_matches_skilling_estimate():
+    res = fp.run(gaussian_loglike, BOX, nlive=200, seed=13)
+    skilling = np.sqrt(float(res.samples.D_KL()) / 200)
+    assert logZ_error(res.samples, seed=0) == pytest.approx(skilling, rel=0.2)
+
+
+# --- errors ----------------------------------------------------------------------
+def test_unknown_dynesty_option_raises():
+    with pytest.raises(TypeError, match="dynesty \\(static\\) does not accept option\\(s\\) nliv; accepted:"):
+        fp.run(gaussian_loglike, BOX, nlive=50, nliv=3)
+
+
+def test_unknown_polychord_option_raises(polychord):
+    with pytest.raises(TypeError, match="polychord does not accept option\\(s\\) walks"):
+        fp.run(gaussian_loglike, BOX, sampler="polychord", nlive=50, walks=3)
+
+
+def test_missing_pypolychord_raises_helpful_error(monkeypatch):
+    monkeypatch.setitem(sys.modules, "pypolychord", None)
+    with pytest.raises(ImportError, match="pypolychord, which is not on PyPI"):
+        fp.run(gaussian_loglike, BOX, sampler="polychord", nlive=50)
+
+
+def test_unknown_sampler_raises():
+    with pytest.raises(ValueError, match="expected sampler in"):
+        fp.run(gaussian_loglike, BOX, sampler="multinest")
+
+
+def test_too_few_live_points_raise():
+    with pytest.raises(ValueError, match="expected nlive > ndims \\(2\\); got 2"):
+        fp.run(gaussian_loglike, BOX, nlive=2)
+
+
+def test_npool_with_polychord_raises():
+    with pytest.raises(ValueError, match="expected npool only with sampler='dynesty'"):
+        fp.run(gaussian_loglike, BOX, sampler="polychord", npool=2)
+
+
+def test_non_prior_raises():
+    with pytest.raises(TypeError, match="expected prior to be a flowprior Prior; got function"):
+        fp.run(gaussian_loglike, lambda u: u)
+
+
+def test_non_callable_likelihood_raises():
+    with pytest.raises(TypeError, match="expected a callable loglikelihood; got int"):
+        fp.run(3, BOX)
+
+
+def test_missing_dynesty_raises_helpful_error(monkeypatch):
+    monkeypatch.setitem(sys.modules, "dynesty", None)
+    with pytest.raises(ImportError, match="sampler='dynesty' needs dynesty"):
+        fp.run(gaussian_loglike, BOX, nlive=50)

@@ -34,6 +34,127 @@ def _demo(args):
     return 0 if ok else 1
 
 
+def _read_chains(root):
+    import os
+
+    import anesthetic
+
+    try:
+        return anesthetic.read_chains(root)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"expected chains at {root!r} (any format anesthetic reads); found none") from None
+    except (ValueError, OSError) as exc:
+        if not any(os.path.exists(root + ext) for ext in ("", ".txt", ".csv", "_dead-birth.txt")):
+            raise FileNotFoundError(f"expected chains at {root!r}; found none") from None
+        raise ValueError(f"could not read chains at {root!r}: {exc}") from None
+
+
+def _parse_bounds(text, params):
+    from .priors import UniformPrior
+
+    pairs = [item.split(":") for item in text.split(",")]
+    if len(pairs) != len(params) or any(len(p) != 2 for p in pairs):
+        raise ValueError(f"expected --bounds as lo:hi for each of {len(params)} parameters, comma-separated; "
+                         f"got {text!r}")
+    try:
+        lower, upper = zip(*((float(a), float(b)) for a, b in pairs))
+    except ValueError:
+        raise ValueError(f"expected numbers in --bounds; got {text!r}") from None
+    return UniformPrior(lower, upper, params=params)
+
+
+def _train(args):
+    import warnings
+
+    from .errors import BoundsEstimatedWarning
+    from .flow import MAF
+
+    samples = _read_chains(args.chains)
+    params = args.params.split(",") if args.params else None
+    if args.bounds and params is None:
+        raise ValueError("expected --params together with --bounds")
+    prior = _parse_bounds(args.bounds, params) if args.bounds else None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", BoundsEstimatedWarning)
+        flow = MAF.fit(samples, params=params, prior=prior, seed=args.seed, epochs=args.epochs,
+                       number_networks=args.networks,
+                       hidden_layers=tuple(int(h) for h in args.hidden.split(",")), progress=not args.quiet)
+    for w in caught:
+        print(f"flowprior: warning: {w.message}", file=sys.stderr)
+    flow.save(args.output)
+    best = flow.history["best_epoch"]
+    print(f"trained {flow!r}")
+    print(f"held-out loss (NLL per sample, Gaussianised cube): {flow.history['val_loss'][best]:.4f} "
+          f"at epoch {best + 1} of {flow.history['epochs_run']}")
+    print(f"saved to {args.output}")
+    return 0
+
+
+def _info(args):
+    from .io import load
+
+    flow = load(args.flow)
+    print(repr(flow))
+    h = getattr(flow, "history", None)
+    if h:
+        print(f"epochs run {h['epochs_run']}, best epoch {h['best_epoch'] + 1}, "
+              f"held-out loss {h['val_loss'][h['best_epoch']]:.4f}")
+    return 0
+
+
+def _sample(args):
+    import numpy as np
+
+    from .io import load
+
+    flow = load(args.flow)
+    x = flow.sample(args.n, seed=args.seed)
+    np.savetxt(args.output, x, delimiter=",", header=",".join(flow.params), comments="")
+    print(f"wrote {args.n} samples of {list(flow.params)} to {args.output}")
+    return 0
+
+
+def _plot(args):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from anesthetic import MCMCSamples, make_2d_axes
+
+    from .io import load
+
+    flow = load(args.flow)
+    params = list(flow.params)
+    fig, axes = make_2d_axes(params, figsize=(2.5 * len(params),) * 2)
+    if args.chains:
+        chains = _read_chains(args.chains)
+        chains[params].plot_2d(axes, label="training chains", alpha=0.7)
+    drawn = MCMCSamples(data=flow.sample(args.n, seed=args.seed), columns=params)
+    drawn.plot_2d(axes, label="flow samples", alpha=0.7)
+    axes.iloc[-1, 0].legend(loc="lower center", bbox_to_anchor=(len(params) / 2, len(params)))
+    fig.savefig(args.output, dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    written = [args.output]
+    h = getattr(flow, "history", None)
+    if h:
+        import pathlib
+
+        loss_path = str(pathlib.Path(args.output).with_name(pathlib.Path(args.output).stem + "_loss.png"))
+        fig, ax = plt.subplots(figsize=(5, 3.5))
+        ax.plot(range(1, len(h["loss"]) + 1), h["loss"], label="training")
+        if h["val_loss"]:
+            ax.plot(range(1, len(h["val_loss"]) + 1), h["val_loss"], label="validation")
+            ax.axvline(h["best_epoch"] + 1, color="grey", ls=":", label="best epoch")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("negative log-likelihood")
+        ax.legend()
+        fig.savefig(loss_path, dpi=100, bbox_inches="tight")
+        plt.close(fig)
+        written.append(loss_path)
+    print("wrote " + ", ".join(written))
+    return 0
+
+
 def _parser():
     parser = argparse.ArgumentParser(prog="flowprior", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress at INFO level")
@@ -44,6 +165,38 @@ def _parser():
     demo.add_argument("-o", "--output", default=None, help="also save the flow here and reload it")
     demo.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     demo.set_defaults(func=_demo)
+
+    train = sub.add_parser("train", help="train a flow prior on chains anesthetic can read")
+    train.add_argument("chains", help="chains root, as for anesthetic.read_chains")
+    train.add_argument("--params", help="comma-separated parameter names (default: all parameters)")
+    train.add_argument("--bounds", help="base uniform prior, lo:hi per parameter, comma-separated "
+                                        "(default: a box estimated from the samples)")
+    train.add_argument("-o", "--output", required=True, help="flow file to write (.fpz)")
+    train.add_argument("--epochs", type=int, default=500)
+    train.add_argument("--networks", type=int, default=5, help="number of MADEs")
+    train.add_argument("--hidden", default="50,50", help="hidden layers of each MADE")
+    train.add_argument("--seed", type=int, default=None)
+    train.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    train.set_defaults(func=_train)
+
+    info = sub.add_parser("info", help="describe a saved flow")
+    info.add_argument("flow")
+    info.set_defaults(func=_info)
+
+    sample = sub.add_parser("sample", help="draw samples from a saved flow into a CSV file")
+    sample.add_argument("flow")
+    sample.add_argument("-n", type=int, default=10_000)
+    sample.add_argument("-o", "--output", required=True)
+    sample.add_argument("--seed", type=int, default=None)
+    sample.set_defaults(func=_sample)
+
+    plot = sub.add_parser("plot", help="corner plot of flow samples (over the chains) and the loss curve")
+    plot.add_argument("flow")
+    plot.add_argument("--chains", help="chains root to draw underneath")
+    plot.add_argument("-o", "--output", required=True, help="PNG; the loss curve goes to <stem>_loss.png")
+    plot.add_argument("-n", type=int, default=5000)
+    plot.add_argument("--seed", type=int, default=0)
+    plot.set_defaults(func=_plot)
     return parser
 
 
@@ -52,7 +205,7 @@ def main(argv=None):
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(name)s: %(message)s")
     try:
         return args.func(args)
-    except (FlowpriorError, FileNotFoundError, ValueError) as exc:
+    except (FlowpriorError, FileNotFoundError, ValueError, KeyError) as exc:
         print(f"flowprior: error: {exc}", file=sys.stderr)
         return 2
 

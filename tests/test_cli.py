@@ -1,0 +1,80 @@
+"""The command line: train -> info -> sample -> plot on chains from a real run; clean errors."""
+
+import numpy as np
+import pytest
+
+import flowprior as fp
+from flowprior.cli import main
+
+
+@pytest.fixture(scope="module")
+def chains(tmp_path_factory):
+    """Chains written by a real dynesty run, read back with anesthetic.read_chains."""
+    root = tmp_path_factory.mktemp("chains") / "gauss"
+    prior = fp.UniformPrior([-5, -5], [5, 5], params=["a", "b"])
+    res = fp.run(lambda t: -0.5 * np.sum((t - 0.3) ** 2 / 0.1), prior, nlive=100, seed=0)
+    res.samples.to_csv(f"{root}.csv")
+    return str(root)
+
+
+def test_round_trip(chains, tmp_path, capsys):
+    flow_path = tmp_path / "f.fpz"
+    assert main(["train", chains, "--params", "b,a", "--bounds=-5:5,-5:5", "-o", str(flow_path),
+                 "--epochs", "5", "--networks", "2", "--hidden", "8,8", "--seed", "0", "-q"]) == 0
+    out = capsys.readouterr().out
+    assert "held-out loss" in out and flow_path.exists()
+    assert fp.load(flow_path).params == ("b", "a")
+
+    assert main(["info", str(flow_path)]) == 0
+    assert "MAF(ndims=2, params=['b', 'a']" in capsys.readouterr().out
+
+    csv = tmp_path / "s.csv"
+    assert main(["sample", str(flow_path), "-n", "50", "-o", str(csv), "--seed", "1"]) == 0
+    data = np.loadtxt(csv, delimiter=",", skiprows=1)
+    assert data.shape == (50, 2)
+    assert csv.read_text().splitlines()[0] == "b,a"
+
+    png = tmp_path / "fig.png"
+    assert main(["plot", str(flow_path), "--chains", chains, "-o", str(png), "-n", "300"]) == 0
+    for path in (png, tmp_path / "fig_loss.png"):
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_train_without_bounds_warns_on_stderr(chains, tmp_path, capsys):
+    assert main(["train", chains, "-o", str(tmp_path / "g.fpz"), "--epochs", "2", "--networks", "1",
+                 "--hidden", "4", "-q"]) == 0
+    assert "flowprior: warning: no base prior given" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["info", "missing.fpz"], "No such file"),
+    (["train", "nowhere/chains", "-o", "x.fpz"], "expected chains at"),
+    (["sample", "bad.fpz", "-o", "x.csv"], "expected a flowprior file"),
+])
+def test_errors_are_one_line_with_exit_code_2(argv, message, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "bad.fpz").write_text("not a flow")
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("flowprior: error:") and message in err
+    assert "\n" not in err and "Traceback" not in err
+
+
+def test_unknown_parameter_is_a_clean_error(chains, tmp_path, capsys):
+    assert main(["train", chains, "--params", "a,zz", "-o", str(tmp_path / "x.fpz"), "-q"]) == 2
+    assert "got unknown ['zz']" in capsys.readouterr().err
+
+
+def test_bad_bounds_are_a_clean_error(chains, tmp_path, capsys):
+    assert main(["train", chains, "--params", "a,b", "--bounds", "0:1", "-o", str(tmp_path / "x.fpz")]) == 2
+    assert "expected --bounds as lo:hi for each of 2 parameters" in capsys.readouterr().err
+
+
+def test_non_numeric_bounds_are_a_clean_error(chains, tmp_path, capsys):
+    assert main(["train", chains, "--params", "a,b", "--bounds", "0:x,0:1", "-o", str(tmp_path / "x.fpz")]) == 2
+    assert "expected numbers in --bounds" in capsys.readouterr().err
+
+
+def test_bounds_without_params_is_a_clean_error(chains, tmp_path, capsys):
+    assert main(["train", chains, "--bounds", "0:1,0:1", "-o", str(tmp_path / "x.fpz")]) == 2
+    assert "expected --params together with --bounds" in capsys.readouterr().err

@@ -57,7 +57,9 @@ def run(loglikelihood, nDims, *, nlive=None, prior=None, base_dir="chains", file
         logX -= 1.0 / nlive
         if np.logaddexp.reduce(live_L) + logX - np.log(nlive) - logZ < np.log(precision_criterion):
             break
-        j = int(rng.integers(nlive))
+        # Start from another live point: the dying one sits on the contour.
+        j = int(rng.integers(nlive - 1))
+        j += j >= i
         u = live_u[j].copy()
         step = live_u.std(axis=0) + 1e-12
         t, L = live_t[j].copy(), live_L[j]

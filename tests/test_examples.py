@@ -43,3 +43,29 @@ def test_demo_samples_are_embedded_and_fixed():
     b, wb, _ = embedded_samples()
     np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(wa, wb)
+
+
+def test_dynesty_example(capsys):
+    module = runpy.run_path(str(EXAMPLES / "dynesty_flow_prior.py"))
+    res, truth = module["main"](["--nlive", "100", "--epochs", "20"])
+    assert abs(res.logZ - truth) < 3 * res.logZerr + 0.01
+    assert "dynesty directly" in capsys.readouterr().out
+
+
+def test_polychord_example_with_standin(flow2, tmp_path, monkeypatch, capsys):
+    from . import polychord_standin
+
+    monkeypatch.setitem(sys.modules, "pypolychord", polychord_standin)
+    flow2.save(tmp_path / "f.fpz")
+    module = runpy.run_path(str(EXAMPLES / "polychord_flow_prior.py"))
+    res = module["main"]([str(tmp_path / "f.fpz"), "--nlive", "50", "--base-dir", str(tmp_path / "pc")])
+    assert res.sampler == "polychord"
+    assert "PolyChord directly" in capsys.readouterr().out
+
+
+def test_old_chains_example(capsys):
+    module = runpy.run_path(str(EXAMPLES / "train_on_old_chains.py"))
+    flow, chains = module["main"](["--epochs", "30"])
+    assert flow.params == ("a", "b")
+    mean = np.average(chains[["a", "b"]].to_numpy(), axis=0, weights=chains.get_weights())
+    np.testing.assert_allclose(flow.sample(20_000, seed=1).mean(axis=0), mean, atol=0.1)

@@ -1,0 +1,70 @@
+"""Training straight from what samplers write: anesthetic in, flowprior out."""
+
+import sys
+
+import numpy as np
+import pytest
+from anesthetic import read_chains
+
+import flowprior as fp
+
+from . import polychord_standin
+
+PRIOR = fp.UniformPrior([-5, -5], [5, 5], params=["a", "b"])
+SMALL = dict(hidden_layers=(8, 8), number_networks=2, epochs=10)
+
+
+def loglike(theta):
+    return -0.5 * float(np.sum((theta - np.array([1.0, -1.0])) ** 2 / 0.2))
+
+
+@pytest.fixture(scope="module")
+def run_result():
+    return fp.run(loglike, PRIOR, nlive=100, seed=0)
+
+
+def _write_paramnames(root, names):
+    with open(f"{root}.paramnames", "w") as fh:
+        fh.writelines(f"{n}\t{n}\n" for n in names)
+
+
+def test_polychord_format_files(run_result, tmp_path):
+    s = run_result.samples
+    root = tmp_path / "pc"
+    # PolyChord's <root>_dead-birth.txt: parameters, logL, logL_birth.
+    np.savetxt(f"{root}_dead-birth.txt", np.column_stack([s[["a", "b"]].to_numpy(), s.logL, s.logL_birth]))
+    _write_paramnames(root, ["a", "b"])
+    chains = read_chains(str(root))
+    assert type(chains).__name__ == "NestedSamples"
+    flow = fp.MAF.fit(chains, params=["b", "a"], prior=fp.UniformPrior([-5, -5], [5, 5], params=["b", "a"]),
+                      seed=0, **SMALL)
+    assert flow.params == ("b", "a")
+
+
+def test_getdist_format_files(run_result, tmp_path):
+    s = run_result.samples
+    root = tmp_path / "gd"
+    w = s.get_weights()
+    # GetDist's <root>.txt: weight, -logL ("-2 logL / 2" convention of getdist), parameters.
+    np.savetxt(f"{root}.txt", np.column_stack([w, -s.logL, s[["a", "b"]].to_numpy()]))
+    _write_paramnames(root, ["a", "b"])
+    chains = read_chains(str(root))
+    np.testing.assert_allclose(chains.get_weights() / chains.get_weights().sum(), w / w.sum())
+    flow = fp.MAF.fit(chains, params=["a", "b"], prior=PRIOR, seed=0, **SMALL)
+    assert flow.ndims == 2
+
+
+def test_polychord_output_feeds_straight_back(monkeypatch):
+    monkeypatch.setitem(sys.modules, "pypolychord", polychord_standin)
+    res = fp.run(loglike, PRIOR, sampler="polychord", nlive=60, seed=1)
+    flow = fp.MAF.fit(res.samples, prior=PRIOR, seed=0, epochs=60)
+    assert flow.params == ("a", "b")
+    mean = np.average(res.samples[["a", "b"]].to_numpy(), axis=0, weights=res.samples.get_weights())
+    np.testing.assert_allclose(flow.sample(20_000, seed=2).mean(axis=0), mean, atol=0.15)
+
+
+def test_real_polychord_if_installed(tmp_path):
+    pytest.importorskip("pypolychord")
+    res = fp.run(loglike, PRIOR, sampler="polychord", nlive=100, seed=3, base_dir=str(tmp_path))
+    truth = np.log(2 * np.pi * 0.2) - np.log(100.0)
+    assert abs(res.logZ - truth) < 3 * res.logZerr

@@ -17,8 +17,10 @@ from .errors import (
 from .flow import MAF
 from .io import load, save
 from .priors import GaussianPrior, LogUniformPrior, Prior, UniformPrior
+from .repartition import Mixture, Repartitioned, repartition
 from .results import RunResult
 from .run import run
+from .two_stage import TwoStageResult, two_stage
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
@@ -33,6 +35,11 @@ __all__ = [
     "save",
     "run",
     "RunResult",
+    "Mixture",
+    "Repartitioned",
+    "repartition",
+    "two_stage",
+    "TwoStageResult",
     "FlowpriorError",
     "FlowFileError",
     "FlowFormatVersionError",

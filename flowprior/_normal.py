@@ -11,7 +11,7 @@ representable ``u`` in (0, 1) keeps its exact quantile.
 import numpy as np
 from scipy.special import ndtr, ndtri
 
-__all__ = ["Z_MAX", "LOG_SQRT_2PI", "ndtr", "ndtri_clipped", "log_normal"]
+__all__ = ["Z_MAX", "LOG_SQRT_2PI", "ndtr", "ndtri_clipped"]
 
 Z_MAX = 38.5
 LOG_SQRT_2PI = 0.5 * np.log(2.0 * np.pi)
@@ -24,7 +24,3 @@ def ndtri_clipped(u):
     np.maximum(z, -Z_MAX, out=z)
     return np.minimum(z, Z_MAX, out=z)
 
-
-def log_normal(z):
-    """Log-density of independent standard normals, summed over the last axis."""
-    return -0.5 * np.sum(z * z, axis=-1) - z.shape[-1] * LOG_SQRT_2PI

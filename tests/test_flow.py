@@ -12,7 +12,7 @@ import flowprior as fp
 from flowprior._normal import ndtri_clipped
 from flowprior.training import split_indices
 
-from .conftest import COV2, MEAN2, TINY
+from .conftest import COV2, MEAN2, TINY, log_normal
 from .test_priors import fd_log_abs_det
 
 
@@ -91,8 +91,6 @@ def test_numpy_backend_agrees_with_numba(flow3):
 
 
 def test_agrees_with_tfp_evaluation(flow2):
-    from flowprior._normal import log_normal
-
     dist = flow2.tfp_distribution()
     theta = flow2.sample(200, seed=6)
     x = ndtri_clipped(flow2.prior.inverse_prior_transform(theta))

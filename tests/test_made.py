@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 
 from flowprior import _tfp, made
-from flowprior._normal import log_normal
 from flowprior._numba import NumbaKernel
+
+from .conftest import log_normal
 
 D = 4
 PERMS = [[3, 1, 0, 2], [2, 0, 3, 1]]

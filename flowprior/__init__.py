@@ -16,6 +16,7 @@ from .errors import (
 )
 from .flow import MAF
 from .io import load, save
+from .piecewise import PiecewiseMAF
 from .priors import GaussianPrior, LogUniformPrior, Prior, UniformPrior
 from .repartition import Mixture, Repartitioned, repartition
 from .results import RunResult
@@ -31,6 +32,7 @@ __all__ = [
     "LogUniformPrior",
     "GaussianPrior",
     "MAF",
+    "PiecewiseMAF",
     "load",
     "save",
     "run",

@@ -43,12 +43,17 @@ NON_PARAMETER_COLUMNS = frozenset(
 
 @dataclass(frozen=True)
 class TrainingData:
-    """Validated samples, their normalised weights, names and the base prior."""
+    """Validated samples, their normalised weights, names and the base prior.
+
+    ``rows`` are the indices of the input rows kept (zero-weight rows are
+    dropped), so per-row side information such as cluster labels can follow.
+    """
 
     theta: np.ndarray
     weights: np.ndarray
     params: tuple
     prior: Prior
+    rows: np.ndarray
 
 
 def effective_sample_size(weights):
@@ -157,6 +162,7 @@ def prepare(samples, weights=None, *, prior=None, params=None):
             f"first at row {int(np.argmax(bad))}"
         )
     keep = weights > 0
+    rows = np.flatnonzero(keep)
     if not np.any(keep):
         raise TrainingDataError("expected some positive weights; got all zero")
     if not np.all(keep):
@@ -188,4 +194,5 @@ def prepare(samples, weights=None, *, prior=None, params=None):
                 f"expected samples inside the base prior's support; got {int(outside.sum())} outside, "
                 f"e.g. {theta[outside][0].tolist()}"
             )
-    return TrainingData(theta=theta, weights=weights / weights.mean(), params=params, prior=prior)
+    return TrainingData(theta=theta, weights=weights / weights.mean(), params=params, prior=prior,
+                        rows=rows)

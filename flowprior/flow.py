@@ -124,6 +124,12 @@ class MAF(Prior):
     def number_networks(self):
         return self._packed.number_networks
 
+    @property
+    def n_parameters(self):
+        """Trainable parameters: unmasked kernel entries plus biases of every MADE."""
+        return int(sum(int(m.sum()) + b.size for ms, bs in zip(self._raw["masks"], self._raw["biases"])
+                       for m, b in zip(ms, bs)))
+
     @classmethod
     def fit(cls, samples, weights=None, *, prior=None, params=None, seed=None,
             hidden_layers=(50, 50), number_networks=5, activation="tanh",

@@ -1,0 +1,327 @@
+r"""Piecewise flows for multimodal posteriors: one MAF per cluster, mixed exactly.
+
+A single flow maps a unimodal Gaussian onto the target, so it leaves
+bridges of mass between separated modes.  :class:`PiecewiseMAF` splits the
+samples into clusters :math:`k = 1..K`, trains one :class:`~flowprior.MAF`
+per cluster (all in the cube of the same base prior, so each has the base
+prior's support) and mixes them with the clusters' shares of the sample
+weight:
+
+.. math::
+
+    q(\theta) = \sum_k w_k\, q_k(\theta), \qquad
+    w_k = \frac{\sum_{i \in k} w_i}{\sum_i w_i}, \qquad
+    \log q = \operatorname{logsumexp}_k(\log w_k + \log q_k).
+
+The hypercube transform is the exact, deterministic one of
+:class:`~flowprior.Mixture`: the first coordinate :math:`u_1` is split into
+intervals of length :math:`w_k`; the interval picks the cluster, :math:`u_1`
+is rescaled to [0, 1] within it and flow :math:`k` maps the point.  It is a
+function of :math:`u` alone (never of a random generator or of the point's
+place in a batch), and uniform :math:`u` gives exactly :math:`q`.
+
+Clustering.  k-means (scikit-learn, ``n_init=10``, seeded) on the samples
+standardised by their weighted mean and standard deviation, with the
+sample weights.  Without ``n_clusters`` the number of clusters :math:`K`
+maximises the silhouette score over :math:`2..\text{max\_clusters}`,
+computed on a weighted resample of at most 2,000 points; if even the best
+score is below ``min_silhouette`` (0.42), the samples are taken as one
+cluster.  Measured on 5,000 samples: unimodal targets score at most 0.33
+(a Gaussian in 2-D; 0.13 in 5-D) and 0.38 (a banana) for every :math:`K`;
+two moons 0.48, two concentric rings 0.45, eight Gaussians on a circle 0.81
+and three separated 5-D blobs 0.82.
+
+Tiny clusters.  A cluster whose Kish effective sample size is below
+``min_cluster_size`` cannot train a flow.  k-means clusters that small are
+merged into the cluster with the nearest centre (logged as a warning);
+user-given ``labels`` that small are refused with a
+:class:`~flowprior.errors.TrainingDataError`.
+"""
+
+import logging
+import os
+import pickle
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from . import _registry
+from .data import effective_sample_size, prepare
+from .errors import TrainingDataError
+from .flow import MAF
+from ._normal import ndtri_clipped
+from .repartition import Mixture
+
+__all__ = ["PiecewiseMAF", "cluster"]
+
+logger = logging.getLogger(__name__)
+
+
+def _standardise(theta, weights):
+    mean = np.average(theta, axis=0, weights=weights)
+    std = np.sqrt(np.average((theta - mean) ** 2, axis=0, weights=weights))
+    return (theta - mean) / np.where(std > 0, std, 1.0)
+
+
+def _kmeans(z, weights, k, seed):
+    from sklearn.cluster import KMeans
+
+    km = KMeans(n_clusters=k, n_init=10, random_state=seed).fit(z, sample_weight=weights)
+    return km.labels_, km.cluster_centers_
+
+
+def _merge_small(z, weights, labels, min_cluster_size):
+    """Merge clusters below ``min_cluster_size`` effective samples into the nearest one."""
+    labels = labels.copy()
+    while True:
+        ids = np.unique(labels)
+        if len(ids) == 1:
+            return labels
+        ess = np.array([effective_sample_size(weights[labels == j]) for j in ids])
+        small = int(np.argmin(ess))
+        if ess[small] >= min_cluster_size:
+            return labels
+        centres = np.array([np.average(z[labels == j], axis=0, weights=weights[labels == j]) for j in ids])
+        dist = np.sum((centres - centres[small]) ** 2, axis=1)
+        dist[small] = np.inf
+        target = ids[int(np.argmin(dist))]
+        logger.warning("cluster of %.0f effective samples is below min_cluster_size=%d; merged into "
+                       "the nearest cluster", ess[small], min_cluster_size)
+        labels[labels == ids[small]] = target
+
+
+def cluster(theta, weights=None, *, n_clusters=None, max_clusters=8, min_silhouette=0.42,
+            min_cluster_size=200, seed=None):
+    """Cluster weighted samples with k-means, choosing K by the silhouette score.
+
+    Parameters
+    ----------
+    theta : ndarray, shape ``(n, ndims)``
+    weights : ndarray, shape ``(n,)``, optional
+    n_clusters : int, optional
+        Fixes K; otherwise it is chosen by silhouette (see module docs).
+    max_clusters : int
+        Largest K tried.
+    min_silhouette : float
+        Below this best score the samples form one cluster.
+    min_cluster_size : int
+        Clusters with fewer effective samples are merged into their nearest
+        neighbour.
+    seed : int, optional
+
+    Returns
+    -------
+    labels : ndarray of int, shape ``(n,)``, values ``0..K-1``
+    scores : dict
+        Silhouette score of each K tried (empty when ``n_clusters`` is given).
+    """
+    from sklearn.metrics import silhouette_score
+
+    theta = np.asarray(theta, dtype=np.float64)
+    weights = np.ones(len(theta)) if weights is None else np.asarray(weights, dtype=np.float64)
+    z = _standardise(theta, weights)
+    seeds = np.random.SeedSequence(seed).generate_state(2)
+    km_seed = int(seeds[0])
+    scores = {}
+    if n_clusters is not None:
+        if int(n_clusters) < 1:
+            raise ValueError(f"expected n_clusters >= 1; got {n_clusters}")
+        k = int(n_clusters)
+        labels = np.zeros(len(z), int) if k == 1 else _kmeans(z, weights, k, km_seed)[0]
+    else:
+        if int(max_clusters) < 2:
+            raise ValueError(f"expected max_clusters >= 2; got {max_clusters}")
+        rng = np.random.default_rng(seeds[1])
+        pick = rng.choice(len(z), size=min(2000, len(z)), p=weights / weights.sum())
+        best = (-np.inf, np.zeros(len(z), int))
+        for k in range(2, int(max_clusters) + 1):
+            if k >= len(np.unique(pick)):
+                break
+            labels_k = _kmeans(z, weights, k, km_seed)[0]
+            if len(np.unique(labels_k[pick])) < 2:
+                continue
+            scores[k] = float(silhouette_score(z[pick], labels_k[pick]))
+            if scores[k] > best[0]:
+                best = (scores[k], labels_k)
+        labels = best[1] if best[0] >= min_silhouette else np.zeros(len(z), int)
+        logger.info("silhouette scores %s; using %d cluster(s)", scores, len(np.unique(labels)))
+    labels = _merge_small(z, weights, labels, min_cluster_size)
+    return np.unique(labels, return_inverse=True)[1], scores
+
+
+def _train_cluster(x, weights, options, seed):
+    from .training import train_maf
+
+    return train_maf(x, weights, seed=seed, **options)
+
+
+def _train_cluster_in_child(job):
+    """Train one cluster in a fresh interpreter (see :mod:`flowprior._train_worker`)."""
+    proc = subprocess.run([sys.executable, "-m", "flowprior._train_worker"],
+                          input=pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL),
+                          capture_output=True, check=False)
+    if proc.returncode != 0:
+        tail = proc.stderr.decode(errors="replace").strip().splitlines()[-5:]
+        raise RuntimeError(f"expected the training process to succeed; got exit code {proc.returncode}: "
+                           + " | ".join(tail))
+    return pickle.loads(proc.stdout)
+
+
+def _default_jobs(n_clusters):
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(n_clusters, cores))
+
+
+@_registry.register
+class PiecewiseMAF(Mixture):
+    r"""A mixture of MAFs, one per cluster of the samples (see module docs).
+
+    Answers the prior protocol: ``prior_transform`` (exact and
+    deterministic), ``log_prob``, ``sample``, ``save``/:func:`flowprior.load`.
+    There is no ``inverse_prior_transform``: a mixture maps several cube
+    points to each :math:`\theta`.
+
+    Parameters
+    ----------
+    flows : sequence of MAF
+        On the same base prior and params.
+    weights : array_like
+        Mixture weights (normalised here).
+
+    Examples
+    --------
+    >>> import numpy as np, flowprior as fp
+    >>> rng = np.random.default_rng(0)
+    >>> x = np.r_[rng.normal(-2, 0.3, (3000, 2)), rng.normal(2, 0.3, (1000, 2))]
+    >>> flow = fp.PiecewiseMAF.fit(x, prior=fp.UniformPrior([-5, -5], [5, 5]), seed=0)  # doctest: +SKIP
+    >>> flow.weights                                                                   # doctest: +SKIP
+    array([0.75, 0.25])
+    """
+
+    def __init__(self, flows, weights):
+        flows = list(flows)
+        if not flows or not all(isinstance(f, MAF) for f in flows):
+            raise TypeError("expected a non-empty sequence of MAF flows")
+        super().__init__(flows, weights)
+        self.prior = flows[0].prior
+
+    @property
+    def flows(self):
+        return self.components
+
+    @property
+    def n_clusters(self):
+        return len(self.components)
+
+    @classmethod
+    def fit(cls, samples, weights=None, *, prior=None, params=None, n_clusters=None, labels=None,
+            max_clusters=8, min_silhouette=0.42, min_cluster_size=200, seed=None, n_jobs=None,
+            hidden_layers=(50, 50), number_networks=5, activation="tanh", epochs=500,
+            learning_rate=3e-3, batch_size=1024, validation_fraction=0.2, patience=20,
+            backend="auto"):
+        """Cluster the samples, train a flow per cluster, return the mixture.
+
+        Parameters
+        ----------
+        samples, weights, prior, params
+            As for :meth:`flowprior.MAF.fit`.
+        n_clusters : int, optional
+            Fix the number of k-means clusters instead of choosing it.
+        labels : array_like of int, shape ``(n,)``, optional
+            Your own clustering, one label per input row (instead of k-means).
+        max_clusters, min_silhouette, min_cluster_size
+            See :func:`cluster`.
+        seed : int, optional
+            Makes clustering and training repeatable.
+        n_jobs : int, optional
+            Processes training clusters at once; by default one per cluster,
+            up to the usable cores.  Each parallel job runs in a fresh
+            Python process (no ``if __name__ == "__main__":`` guard needed).
+        hidden_layers, number_networks, activation, epochs, learning_rate,
+        batch_size, validation_fraction, patience, backend
+            Of each cluster's flow, as for :meth:`flowprior.MAF.fit`.
+
+        Returns
+        -------
+        PiecewiseMAF
+            ``flow.labels`` holds the cluster of each training row kept and
+            ``flow.fit_info`` the silhouette scores and training wall times.
+        """
+        if n_clusters is not None and labels is not None:
+            raise ValueError("expected n_clusters or labels; got both")
+        data = prepare(samples, weights, prior=prior, params=params)
+        seeds = np.random.SeedSequence(seed).generate_state(2)
+        scores = {}
+        if labels is not None:
+            labels = np.asarray(labels)
+            n_rows = len(samples)
+            if labels.shape != (n_rows,):
+                raise TrainingDataError(f"expected labels of shape ({n_rows},); got shape {labels.shape}")
+            labels = np.unique(labels[data.rows], return_inverse=True)[1]
+            for j in range(labels.max() + 1):
+                ess = effective_sample_size(data.weights[labels == j])
+                if ess < min_cluster_size:
+                    raise TrainingDataError(
+                        f"expected at least min_cluster_size={min_cluster_size} effective samples in "
+                        f"every labelled cluster; got {ess:.0f} in cluster {j} (merge it or lower "
+                        "min_cluster_size)"
+                    )
+        else:
+            labels, scores = cluster(data.theta, data.weights, n_clusters=n_clusters,
+                                     max_clusters=max_clusters, min_silhouette=min_silhouette,
+                                     min_cluster_size=min_cluster_size, seed=int(seeds[0]))
+        k = int(labels.max()) + 1
+        x = ndtri_clipped(data.prior._inverse_prior_transform(data.theta))
+        options = dict(hidden_layers=tuple(hidden_layers), number_networks=number_networks,
+                       activation=activation, epochs=epochs, learning_rate=learning_rate,
+                       batch_size=batch_size, validation_fraction=validation_fraction, patience=patience)
+        train_seeds = [int(s) for s in np.random.SeedSequence(int(seeds[1])).generate_state(k)]
+        jobs = [(x[labels == j], data.weights[labels == j], options, train_seeds[j]) for j in range(k)]
+        n_jobs = _default_jobs(k) if n_jobs is None else int(n_jobs)
+        if n_jobs < 1:
+            raise ValueError(f"expected n_jobs >= 1; got {n_jobs}")
+        start = time.perf_counter()
+        if n_jobs == 1 or k == 1:
+            trained = [_train_cluster(*job) for job in jobs]
+        else:
+            # Fresh interpreters, not fork (a forked child of a process that
+            # has started TensorFlow's thread pools can deadlock) and not
+            # multiprocessing's spawn (which re-imports the user's script).
+            with ThreadPoolExecutor(max_workers=min(n_jobs, k)) as pool:
+                trained = list(pool.map(_train_cluster_in_child, jobs))
+        wall = time.perf_counter() - start
+        flows = [MAF(**w, activation=activation, prior=data.prior, params=data.params, history=h,
+                     backend=backend) for w, h in trained]
+        share = np.array([data.weights[labels == j].sum() for j in range(k)])
+        obj = cls(flows, share)
+        obj.labels = labels
+        obj.fit_info = {"silhouette": scores, "n_jobs": min(n_jobs, k), "wall_time": wall,
+                        "cluster_wall_times": [h["wall_time"] for _, h in trained]}
+        logger.info("trained %d cluster flow(s) in %.1f s with %d process(es)", k, wall, min(n_jobs, k))
+        return obj
+
+    @property
+    def n_parameters(self):
+        """Trainable parameters of all the cluster flows together."""
+        return sum(f.n_parameters for f in self.flows)
+
+    def with_backend(self, backend):
+        """The same mixture with every flow evaluated by ``backend``."""
+        return type(self)([f.with_backend(backend) for f in self.flows], self.weights)
+
+    @property
+    def backend(self):
+        return self.flows[0].backend
+
+    def save(self, path):
+        """Write to ``path`` atomically (see :mod:`flowprior.io`)."""
+        from .io import save
+
+        save(self, path)
+
+    def __repr__(self):
+        return (f"PiecewiseMAF(n_clusters={self.n_clusters}, weights={np.round(self.weights, 4).tolist()}, "
+                f"params={list(self.params)}, prior={self.prior!r})")

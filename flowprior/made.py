@@ -26,7 +26,7 @@ import numpy as np
 
 from ._normal import ndtr, ndtri_clipped
 
-__all__ = ["ACTIVATIONS", "PackedMAF", "pack", "forward", "inverse", "NumpyKernel"]
+__all__ = ["ACTIVATIONS", "PackedMAF", "pack", "forward", "inverse", "NumpyKernel", "fold_standardisation"]
 
 ACTIVATIONS = ("tanh", "relu", "sigmoid", "softplus", "elu")
 
@@ -212,6 +212,36 @@ def forward(packed, z):
         if k < len(packed.perms):
             y = y[:, packed.perms[k]]
     return y
+
+
+def fold_standardisation(kernels, biases, mean, std):
+    r"""Weights of the same flow on :math:`x`, from weights trained on :math:`x' = (x - m)/s`.
+
+    Training on standardised data and folding the affine map back into the
+    first MADE of the density direction (``kernels[-1]``) is exact:
+    with :math:`y = (x' - \mu')e^{-lpha'}`,
+
+    .. math::
+
+        y = (x - \mu)\,e^{-lpha}, \qquad \mu = m + s\mu', \qquad lpha = lpha' + \log s,
+
+    and the network's input :math:`x'` is absorbed by the first layer,
+    :math:`W' = W / s`, :math:`b' = b - (m / s) W`.  Masked entries stay zero.
+    Returns new lists; the arguments are not modified.
+    """
+    mean = np.asarray(mean, dtype=np.float64)
+    std = np.asarray(std, dtype=np.float64)
+    kernels = [list(ks) for ks in kernels]
+    biases = [list(bs) for bs in biases]
+    ks = [np.array(k, dtype=np.float64) for k in kernels[-1]]
+    bs = [np.array(b, dtype=np.float64) for b in biases[-1]]
+    bs[0] = bs[0] - (mean / std) @ ks[0]
+    ks[0] = ks[0] / std[:, None]
+    ks[-1][:, 0::2] *= std
+    bs[-1][0::2] = mean + std * bs[-1][0::2]
+    bs[-1][1::2] += np.log(std)
+    kernels[-1], biases[-1] = ks, bs
+    return kernels, biases
 
 
 def inverse(packed, x):

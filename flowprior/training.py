@@ -20,6 +20,7 @@ import time
 import numpy as np
 
 from . import _tfp
+from .made import fold_standardisation
 
 __all__ = ["train_maf", "split_indices"]
 
@@ -64,6 +65,7 @@ def train_maf(
     seed=None,
     progress=False,
     jit_compile=True,
+    standardise=True,
 ):
     """Fit a MAF density to weighted points ``x`` on the real line.
 
@@ -96,6 +98,15 @@ def train_maf(
     jit_compile : bool
         Compile each epoch with XLA: a few seconds more to start, about 40%
         less time per epoch for the default architecture.
+    standardise : bool
+        Train on :math:`(x - m)/s` (weighted mean and standard deviation per
+        dimension) and fold the map back into the weights exactly
+        (:func:`flowprior.made.fold_standardisation`).  A posterior much
+        narrower than its prior is tiny in the Gaussianised cube (0.0125
+        wide for a width 0.1 in a box of width 20); without this the
+        network must first learn that scale, which a low-nlive run's few
+        hundred samples (one batch, so one step per epoch) do not allow.
+        Losses in the history are those of :math:`x` either way.
 
     Returns
     -------
@@ -107,6 +118,14 @@ def train_maf(
         ``wall_time`` (s) and ``seed``.
     """
     n, ndims = x.shape
+    mean, std = np.zeros(ndims), np.ones(ndims)
+    if standardise:
+        mean = np.average(x, axis=0, weights=weights)
+        std = np.sqrt(np.average((x - mean) ** 2, axis=0, weights=weights))
+        std = np.where(std > 0, std, 1.0)
+        x = (x - mean) / std
+    # NLL of x = NLL of the standardised x' + sum(log s): report the former.
+    log_jac = float(np.sum(np.log(std)))
     if permutations not in ("random", "reverse"):
         raise ValueError(f"expected permutations 'random' or 'reverse'; got {permutations!r}")
     if not 0 <= validation_fraction < 1:
@@ -197,10 +216,10 @@ def train_maf(
         for epoch in range(int(epochs)):
             order = batch_rng.permutation(n_train) if bs < n_train else np.arange(n_train)
             order = np.r_[order, np.zeros(pad, dtype=order.dtype)].reshape(n_batches, bs)
-            history["loss"].append(float(run_epoch(tf.constant(order, tf.int32))))
+            history["loss"].append(float(run_epoch(tf.constant(order, tf.int32))) + log_jac)
             history["epochs_run"] = epoch + 1
             if len(val_idx):
-                val = float(nll(x_val, w_val))
+                val = float(nll(x_val, w_val)) + log_jac
                 history["val_loss"].append(val)
                 if not np.isfinite(val):
                     logger.warning("validation loss is %s at epoch %d; stopping", val, epoch)
@@ -230,4 +249,6 @@ def train_maf(
         history["best_epoch"] = history["epochs_run"] - 1
     history["wall_time"] = time.perf_counter() - start
     kernels, biases, masks = _tfp.network_weights(mades)
+    if standardise:
+        kernels, biases = fold_standardisation(kernels, biases, mean, std)
     return {"kernels": kernels, "biases": biases, "masks": masks, "perms": perms}, history

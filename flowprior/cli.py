@@ -16,8 +16,38 @@ __all__ = ["main"]
 def _demo(args):
     from .demo import run_demo
 
-    flow, checks = run_demo(seed=args.seed, epochs=args.epochs, path=args.output, progress=not args.quiet)
-    print(f"flowprior demo: {flow!r}")
+    if args.nlive_low >= args.nlive_high:
+        raise ValueError(f"expected --nlive-low < --nlive-high; got {args.nlive_low} and {args.nlive_high}")
+    print(f"flowprior demo: two-stage nested sampling of an embedded 4-D banana (dynesty, "
+          f"nlive {args.nlive_low} -> {args.nlive_high}) against a single run at nlive {args.nlive_high}",
+          flush=True)
+    r = run_demo(seed=args.seed, nlive_low=args.nlive_low, nlive_high=args.nlive_high, plot=args.plot)
+    s, t = r["single"], r["two_stage"]
+    print(f"  true logZ                     {r['logZ_true']:9.3f}")
+    print(f"  single run   logZ {s['logZ']:9.3f} +- {s['logZerr']:.3f}   {s['ncall']:7d} calls"
+          f"   {s['time_s']:6.1f} s")
+    print(f"  two-stage    logZ {t['logZ']:9.3f} +- {t['logZerr']:.3f}   {t['ncall']:7d} calls"
+          f" ({t['ncall_low']} + {t['ncall_high']})   {t['time_s']:6.1f} s")
+    calls = t["ncall"] / s["ncall"]
+    prec = calls * (t["logZerr"] / s["logZerr"]) ** 2
+    print(f"  two-stage / single: {calls:.0%} of the calls; {prec:.1%} of the calls a single run "
+          "needs for the same logZ error")
+    print("  posterior mean  exact     " + " ".join(f"{m:+.3f}" for m in r["mean_true"]))
+    print("                  single    " + " ".join(f"{m:+.3f}" for m in r["mean_single"]))
+    print("                  two-stage " + " ".join(f"{m:+.3f}" for m in r["mean_two_stage"]))
+    for w in r["warnings"]:
+        print(f"  warning: {w}")
+    if args.plot:
+        print(f"  posterior comparison written to {args.plot}")
+    z = abs(t["logZ"] - r["logZ_true"]) / t["logZerr"]
+    return 0 if z < 4 else 1
+
+
+def _check(args):
+    from .demo import run_check
+
+    flow, checks = run_check(seed=args.seed, epochs=args.epochs, path=args.output, progress=not args.quiet)
+    print(f"flowprior check: {flow!r}")
     print(f"  trained in {checks['train_time_s']:.1f} s, {checks['epochs_run']} epochs, "
           f"best held-out NLL {checks['best_val_loss']:.4f}")
     print(f"  round trip u -> theta -> u, max error   {checks['round_trip_max_err']:.2e}")
@@ -159,12 +189,20 @@ def _parser():
     parser = argparse.ArgumentParser(prog="flowprior", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress at INFO level")
     sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="train a flow prior on embedded samples and print its checks")
+    demo = sub.add_parser("demo", help="two-stage nested sampling of an embedded problem against a single run")
     demo.add_argument("--seed", type=int, default=0)
-    demo.add_argument("--epochs", type=int, default=200)
-    demo.add_argument("-o", "--output", default=None, help="also save the flow here and reload it")
-    demo.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    demo.add_argument("--nlive-low", type=int, default=50)
+    demo.add_argument("--nlive-high", type=int, default=500)
+    demo.add_argument("--plot", default="flowprior_demo.png",
+                      help="posterior comparison to write (default flowprior_demo.png; '' for none)")
     demo.set_defaults(func=_demo)
+
+    check = sub.add_parser("check", help="train a flow prior on embedded samples and print its exactness checks")
+    check.add_argument("--seed", type=int, default=0)
+    check.add_argument("--epochs", type=int, default=200)
+    check.add_argument("-o", "--output", default=None, help="also save the flow here and reload it")
+    check.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    check.set_defaults(func=_check)
 
     train = sub.add_parser("train", help="train a flow prior on chains anesthetic can read")
     train.add_argument("chains", help="chains root, as for anesthetic.read_chains")

@@ -19,9 +19,9 @@ def test_train_flow_prior_example(tmp_path, capsys):
     assert (tmp_path / "f.fpz").exists()
 
 
-def test_demo_command_reports_passing_checks(tmp_path):
+def test_check_command_reports_passing_checks(tmp_path):
     proc = subprocess.run(
-        [sys.executable, "-m", "flowprior", "demo", "--epochs", "40", "-q", "-o", str(tmp_path / "d.fpz")],
+        [sys.executable, "-m", "flowprior", "check", "--epochs", "40", "-q", "-o", str(tmp_path / "d.fpz")],
         capture_output=True, text=True, timeout=600,
     )
     assert proc.returncode == 0, proc.stderr
@@ -30,10 +30,30 @@ def test_demo_command_reports_passing_checks(tmp_path):
 
 
 def test_cli_error_is_one_line_without_traceback():
-    proc = subprocess.run([sys.executable, "-m", "flowprior", "demo", "--epochs", "0", "-q"],
+    proc = subprocess.run([sys.executable, "-m", "flowprior", "check", "--epochs", "0", "-q"],
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 2
     assert proc.stderr.strip() == "flowprior: error: expected at least one epoch; got 0"
+
+
+def test_demo_runs_two_stage_and_writes_the_plot(tmp_path):
+    plot = tmp_path / "demo.png"
+    proc = subprocess.run(
+        [sys.executable, "-m", "flowprior", "demo", "--nlive-low", "25", "--nlive-high", "60",
+         "--plot", str(plot)], capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr
+    for line in ("true logZ", "single run   logZ", "two-stage    logZ", "of the calls",
+                 f"posterior comparison written to {plot}"):
+        assert line in proc.stdout
+    assert plot.stat().st_size > 10_000
+
+
+def test_demo_rejects_nlive_order():
+    proc = subprocess.run([sys.executable, "-m", "flowprior", "demo", "--nlive-low", "100", "--nlive-high", "50"],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == "flowprior: error: expected --nlive-low < --nlive-high; got 100 and 50"
 
 
 def test_demo_samples_are_embedded_and_fixed():

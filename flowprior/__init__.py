@@ -16,11 +16,14 @@ from .errors import (
 )
 from .flow import MAF
 from .io import load, save
+from .kde import KDE
+from .nuisance import JointEvidence, JointLikelihood, NuisanceFreeLikelihood, joint
 from .piecewise import PiecewiseMAF
 from .priors import GaussianPrior, LogUniformPrior, Prior, UniformPrior
 from .repartition import Mixture, Repartitioned, repartition
 from .results import RunResult
 from .run import run
+from .stats import MarginalStats, marginal_stats
 from .two_stage import TwoStageResult, two_stage
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
@@ -33,6 +36,7 @@ __all__ = [
     "GaussianPrior",
     "MAF",
     "PiecewiseMAF",
+    "KDE",
     "load",
     "save",
     "run",
@@ -42,6 +46,12 @@ __all__ = [
     "repartition",
     "two_stage",
     "TwoStageResult",
+    "NuisanceFreeLikelihood",
+    "joint",
+    "JointLikelihood",
+    "JointEvidence",
+    "marginal_stats",
+    "MarginalStats",
     "FlowpriorError",
     "FlowFileError",
     "FlowFormatVersionError",

@@ -18,6 +18,9 @@ and the posterior is :math:`f` itself, which can be sampled directly.
   twisted density still integrates to one.
 * :class:`BimodalProblem`: two Gaussians with unequal weights, centred at
   :math:`\mp 1` in every coordinate.
+* :class:`LinearGaussianPair`: two experiments sharing core parameters, each
+  with correlated nuisance parameters; the evidences of each and of the
+  joint analysis, and the joint posterior, are analytic.
 """
 
 import numpy as np
@@ -26,7 +29,7 @@ from scipy.stats import multivariate_normal
 
 from .priors import UniformPrior
 
-__all__ = ["GaussianProblem", "BananaProblem", "BimodalProblem"]
+__all__ = ["GaussianProblem", "BananaProblem", "BimodalProblem", "LinearGaussianPair"]
 
 
 def _correlation_cov(ndims, seed, sd=0.1):
@@ -106,3 +109,63 @@ class BimodalProblem(_Problem):
         a = rng.multivariate_normal(self.means[0], self.covs[0], size=int(n))
         c = rng.multivariate_normal(self.means[1], self.covs[1], size=int(n))
         return np.where(k[:, None], a, c)
+
+
+class LinearGaussianPair:
+    r"""Two experiments sharing core parameters, each with its own nuisance parameters.
+
+    Experiment :math:`X \in \{A, B\}` has the likelihood
+    :math:`\mathcal{L}_X(\theta, \alpha_X) = \mathcal{N}([\theta, \alpha_X];\, \mu_X, \Sigma_X)`,
+    a normalised Gaussian whose nuisance parameters correlate with
+    :math:`\theta`, under uniform priors on :math:`[-h, h]` for every
+    parameter (volumes :math:`V_\theta`, :math:`V_\alpha`).  Then
+
+    .. math::
+
+        Z_X = \frac{1}{V_\theta V_\alpha}, \qquad
+        Z_{AB} = \frac{\mathcal{N}(a;\, b,\, S_A + S_B)}{V_\theta V_\alpha^2},
+
+    with :math:`a, S_A` (:math:`b, S_B`) the :math:`\theta` block of
+    :math:`\mu_A, \Sigma_A` (:math:`\mu_B, \Sigma_B`); the joint posterior of
+    :math:`\theta` is :math:`\mathcal{N}(C(S_A^{-1}a + S_B^{-1}b),\, C)`,
+    :math:`C = (S_A^{-1} + S_B^{-1})^{-1}`.
+    """
+
+    def __init__(self, *, n_core=2, n_nuisance=3, half_width=5.0):
+        self.n_core, self.n_nuisance = int(n_core), int(n_nuisance)
+        self.half_width = float(half_width)
+        d = self.n_core + self.n_nuisance
+        self.core = [f"theta{i}" for i in range(self.n_core)]
+        self.nuisance = {X: [f"alpha{X}{i}" for i in range(self.n_nuisance)] for X in "AB"}
+        self.mean = {"A": np.r_[np.linspace(0.3, -0.3, self.n_core), np.zeros(self.n_nuisance)],
+                     "B": np.r_[np.linspace(-0.1, 0.4, self.n_core), np.full(self.n_nuisance, 0.2)]}
+        self.cov = {"A": _correlation_cov(d, 500 + d, sd=0.3), "B": _correlation_cov(d, 600 + d, sd=0.4)}
+        self._mvn = {X: multivariate_normal(self.mean[X], self.cov[X]) for X in "AB"}
+        h = self.half_width
+        self.prior_core = UniformPrior(np.full(self.n_core, -h), np.full(self.n_core, h), params=self.core)
+        self.prior = {X: UniformPrior(np.full(d, -h), np.full(d, h), params=self.core + self.nuisance[X])
+                      for X in "AB"}
+        self.prior_full = UniformPrior(np.full(self.n_core + 2 * self.n_nuisance, -h),
+                                       np.full(self.n_core + 2 * self.n_nuisance, h),
+                                       params=self.core + self.nuisance["A"] + self.nuisance["B"])
+        log_v_core = self.n_core * np.log(2 * h)
+        log_v_nuis = self.n_nuisance * np.log(2 * h)
+        self.logZ = {X: -log_v_core - log_v_nuis for X in "AB"}
+        c = slice(0, self.n_core)
+        a, b = self.mean["A"][c], self.mean["B"][c]
+        sa, sb = self.cov["A"][c, c], self.cov["B"][c, c]
+        self.logZ["AB"] = float(multivariate_normal(b, sa + sb).logpdf(a)) - log_v_core - 2 * log_v_nuis
+        ia, ib = np.linalg.inv(sa), np.linalg.inv(sb)
+        self.joint_cov = np.linalg.inv(ia + ib)
+        self.joint_mean = self.joint_cov @ (ia @ a + ib @ b)
+
+    def loglikelihood(self, experiment):
+        """``log L_X(theta, alpha_X)`` for ``experiment`` "A" or "B"."""
+        mvn = self._mvn[experiment]
+        return lambda t: float(mvn.logpdf(t))
+
+    def loglikelihood_full(self, theta):
+        """``log L_A + log L_B`` over ``(theta, alpha_A, alpha_B)``: the full joint analysis."""
+        t = np.asarray(theta, dtype=np.float64)
+        c, n = self.n_core, self.n_nuisance
+        return float(self._mvn["A"].logpdf(np.r_[t[:c], t[c:c + n]]) + self._mvn["B"].logpdf(np.r_[t[:c], t[c + n:]]))

@@ -266,7 +266,8 @@ class JointLikelihood:
         w = np.asarray(samples.get_weights(), dtype=np.float64)
         keep = w > 0
         theta, w = theta[keep], w[keep]
-        log_p = np.log(w / w.sum())
+        with np.errstate(divide="ignore"):  # weights that underflow give -inf, which logsumexp drops
+            log_p = np.log(w / w.sum())
         base = np.asarray(self.loglikelihood(theta))
         n_members = max(L.n_flows for L in self.likelihoods)
         member_logZ = []

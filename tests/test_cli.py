@@ -78,3 +78,57 @@ def test_non_numeric_bounds_are_a_clean_error(chains, tmp_path, capsys):
 def test_bounds_without_params_is_a_clean_error(chains, tmp_path, capsys):
     assert main(["train", chains, "--bounds", "0:1,0:1", "-o", str(tmp_path / "x.fpz")]) == 2
     assert "expected --params together with --bounds" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def marginal_files(tmp_path_factory):
+    """Two KDE marginals on the same core prior, plus the prior itself, saved to files."""
+    d = tmp_path_factory.mktemp("marginals")
+    prior = fp.UniformPrior([-5, -5], [5, 5], params=["a", "b"])
+    rng = np.random.default_rng(0)
+    paths = {}
+    for name, mean in (("A", [0.2, 0.1]), ("B", [0.0, 0.3])):
+        x = rng.multivariate_normal(mean, 0.04 * np.eye(2), size=600)
+        paths[name] = d / f"{name}.fpz"
+        fp.KDE.fit(x, prior=prior).save(paths[name])
+    paths["prior"] = d / "prior.fpz"
+    fp.save(prior, paths["prior"])
+    return paths
+
+
+def test_stats_prints_D_KL_and_d_G(marginal_files, capsys):
+    assert main(["stats", str(marginal_files["A"]), "-n", "2000"]) == 0
+    out = capsys.readouterr().out
+    st = fp.marginal_stats(fp.load(marginal_files["A"]), nsamples=2000, seed=0)
+    assert f"D_KL = {st.D_KL:.4f} +- {st.D_KL_err:.4f}" in out
+    assert f"d_G  = {st.d_G:.4f} +- {st.d_G_err:.4f}" in out
+
+
+def test_stats_against_a_saved_prior(marginal_files, capsys):
+    assert main(["stats", str(marginal_files["A"]), "--prior", str(marginal_files["prior"]), "-n", "500"]) == 0
+    assert f"against {marginal_files['prior']}" in capsys.readouterr().out
+
+
+def test_joint_prints_the_evidence_and_writes_samples(marginal_files, tmp_path, capsys):
+    csv = tmp_path / "joint.csv"
+    assert main(["joint", str(marginal_files["A"]), f"{marginal_files['B']},{marginal_files['B']}",
+                 "--logZ", "-4.6", "-4.7", "--logZerr", "0.1", "0.1", "--nlive", "100", "-o", str(csv)]) == 0
+    out = capsys.readouterr().out
+    assert "logZ_joint = " in out and "inputs 0.1414" in out
+    data = np.loadtxt(csv, delimiter=",", skiprows=1)
+    assert data.shape[1] == 3 and abs(data[:, 0].sum() - 1) < 1e-9
+
+
+def test_joint_needs_one_logZ_per_flow(marginal_files, capsys):
+    assert main(["joint", str(marginal_files["A"]), str(marginal_files["B"]), "--logZ", "-4.6"]) == 2
+    assert capsys.readouterr().err.strip() == "flowprior: error: expected one --logZ per flow (2); got 1"
+
+
+def test_joint_needs_one_logZerr_per_flow(marginal_files, capsys):
+    assert main(["joint", str(marginal_files["A"]), "--logZ", "-4.6", "--logZerr", "0.1", "0.2"]) == 2
+    assert capsys.readouterr().err.strip() == "flowprior: error: expected one --logZerr per flow (1); got 2"
+
+
+def test_stats_with_a_missing_prior_file(marginal_files, tmp_path, capsys):
+    assert main(["stats", str(marginal_files["A"]), "--prior", str(tmp_path / "missing.fpz")]) == 2
+    assert "missing.fpz" in capsys.readouterr().err

@@ -89,3 +89,10 @@ def test_old_chains_example(capsys):
     assert flow.params == ("a", "b")
     mean = np.average(chains[["a", "b"]].to_numpy(), axis=0, weights=chains.get_weights())
     np.testing.assert_allclose(flow.sample(20_000, seed=1).mean(axis=0), mean, atol=0.1)
+
+
+def test_joint_analysis_example(capsys):
+    module = runpy.run_path(str(EXAMPLES / "joint_analysis.py"))
+    ev, pair = module["main"](["--nlive", "150", "--n-flows", "2", "--epochs", "60"])
+    assert abs(ev.logZ - pair.logZ["AB"]) < 3 * ev.logZerr
+    assert "joint over ['theta0', 'theta1'] only" in capsys.readouterr().out

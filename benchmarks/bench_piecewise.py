@@ -40,8 +40,11 @@ ARCH = dict(hidden_layers=(32, 32), number_networks=5, epochs=300, patience=20)
 
 
 def _ring_logpdf(x, centres, sd):
-    d2 = ((x[:, None, :] - centres[None]) ** 2).sum(-1)
-    return logsumexp(-0.5 * d2 / sd**2, axis=1) - np.log(len(centres)) - np.log(2 * np.pi * sd**2)
+    out = np.empty(len(x))
+    for s in range(0, len(x), 1000):  # chunks: 1000 x 4000 nodes at a time
+        d2 = ((x[s:s + 1000, None, :] - centres[None]) ** 2).sum(-1)
+        out[s:s + 1000] = logsumexp(-0.5 * d2 / sd**2, axis=1)
+    return out - np.log(len(centres)) - np.log(2 * np.pi * sd**2)
 
 
 class Moons:

@@ -139,6 +139,11 @@ def test_two_stage_with_a_single_maf():
 
 
 # --- errors ----------------------------------------------------------------------
+def test_two_stage_bad_inflation_raises():
+    with pytest.raises(ValueError, match="expected positive gaussian_inflation factors"):
+        fp.two_stage(gauss3, BOX3, gaussian_inflation=(4.0, -1.0))
+
+
 def test_two_stage_unknown_flow_raises():
     with pytest.raises(ValueError, match="expected flow in"):
         fp.two_stage(gauss3, BOX3, flow="realnvp")

@@ -35,9 +35,9 @@ upper tail keeps its precision).  Cost: :math:`O(64\, n\, d)` per point for
 
 import numpy as np
 from scipy.linalg import solve_triangular
-from scipy.special import logsumexp
 
 from . import _registry
+from ._logsumexp import logsumexp
 from ._normal import LOG_SQRT_2PI, Z_MAX, ndtr, ndtri_clipped
 from .priors import Prior, _check_params
 

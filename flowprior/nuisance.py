@@ -48,9 +48,9 @@ import logging
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import logsumexp
 
 from . import _registry
+from ._logsumexp import logsumexp
 from .priors import Prior
 
 __all__ = ["NuisanceFreeLikelihood", "JointLikelihood", "JointEvidence", "joint"]

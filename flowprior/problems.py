@@ -24,7 +24,6 @@ and the posterior is :math:`f` itself, which can be sampled directly.
 """
 
 import numpy as np
-from scipy.special import logsumexp
 from scipy.stats import multivariate_normal
 
 from .priors import UniformPrior
@@ -101,7 +100,8 @@ class BimodalProblem(_Problem):
         self._mvns = [multivariate_normal(m, c) for m, c in zip(self.means, self.covs)]
 
     def loglikelihood(self, theta):
-        return float(logsumexp([np.log(w) + m.logpdf(theta) for w, m in zip(self.weights, self._mvns)]))
+        a, c = (np.log(w) + m.logpdf(theta) for w, m in zip(self.weights, self._mvns))
+        return float(np.logaddexp(a, c))
 
     def posterior_sample(self, n, seed=None):
         rng = np.random.default_rng(seed)

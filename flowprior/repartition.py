@@ -25,9 +25,9 @@ sampler must explore) at the cost of
 """
 
 import numpy as np
-from scipy.special import logsumexp
 
 from . import _registry
+from ._logsumexp import logsumexp
 from .priors import Prior
 
 __all__ = ["Mixture", "Repartitioned", "repartition"]

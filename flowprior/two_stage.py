@@ -39,7 +39,6 @@ import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.special import logsumexp
 
 from .priors import Prior
 from .repartition import Mixture, repartition

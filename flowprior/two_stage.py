@@ -141,8 +141,7 @@ FLOWS = ("piecewise", "maf")
 
 def two_stage(loglikelihood, prior, *, sampler="dynesty", nlive_low=50, nlive_high=500, beta=0.1,
               flow="piecewise", gaussian_weight=0.2, gaussian_inflation=(4.0, 25.0), seed=None,
-              flow_options=None,
-              low_options=None, high_options=None):
+              flow_options=None, low_options=None, high_options=None):
     r"""Cheap run, flow, exact repartitioned run (see module docs).
 
     Parameters

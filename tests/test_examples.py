@@ -39,7 +39,7 @@ def test_cli_error_is_one_line_without_traceback():
 def test_demo_runs_two_stage_and_writes_the_plot(tmp_path):
     plot = tmp_path / "demo.png"
     proc = subprocess.run(
-        [sys.executable, "-m", "flowprior", "demo", "--nlive-low", "25", "--nlive-high", "60",
+        [sys.executable, "-m", "flowprior", "demo", "--nlive-low", "20", "--nlive-high", "40",
          "--plot", str(plot)], capture_output=True, text=True, timeout=600,
     )
     assert proc.returncode == 0, proc.stderr

@@ -71,8 +71,8 @@ def marginal_stats(flow, *, prior=None, nsamples=10_000, seed=None):
     >>> import numpy as np, flowprior as fp
     >>> st = fp.marginal_stats(fp.GaussianPrior([0.0, 0.0], [0.01, 0.01]),   # variances
     ...                        prior=fp.UniformPrior([-5, -5], [5, 5]), nsamples=100_000, seed=0)
-    >>> round(st.D_KL, 2), round(float(np.log(100) - np.log(2 * np.pi * np.e * 0.01)), 2)
-    (4.77, 4.77)
+    >>> round(st.D_KL, 1), round(float(np.log(100) - np.log(2 * np.pi * np.e * 0.01)), 1)
+    (6.4, 6.4)
     >>> round(st.d_G, 1)
     2.0
     """

@@ -40,7 +40,6 @@ user-given ``labels`` that small are refused with a
 
 import logging
 import os
-import pickle
 import subprocess
 import sys
 import time
@@ -160,14 +159,15 @@ def _train_cluster(x, weights, options, seed):
 
 def _train_cluster_in_child(job):
     """Train one cluster in a fresh interpreter (see :mod:`flowprior._train_worker`)."""
+    from . import _train_worker
+
     proc = subprocess.run([sys.executable, "-m", "flowprior._train_worker"],
-                          input=pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL),
-                          capture_output=True, check=False)
+                          input=_train_worker.encode_job(*job), capture_output=True, check=False)
     if proc.returncode != 0:
         tail = proc.stderr.decode(errors="replace").strip().splitlines()[-5:]
         raise RuntimeError(f"expected the training process to succeed; got exit code {proc.returncode}: "
                            + " | ".join(tail))
-    return pickle.loads(proc.stdout)
+    return _train_worker.decode_result(proc.stdout)
 
 
 def _default_jobs(n_clusters):

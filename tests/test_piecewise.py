@@ -1,10 +1,7 @@
 """Piecewise flows: clustering, an exact deterministic mixture transform, files, parallel training."""
 
-import json
 import logging
 import pickle
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -15,7 +12,7 @@ import flowprior as fp
 from flowprior.errors import TrainingDataError
 from flowprior.piecewise import _train_cluster_in_child, cluster
 
-from .test_flow import SUBPROCESS
+from .test_flow import assert_identical_in_a_fresh_process
 from .test_priors import fd_log_abs_det
 
 PW_TINY = dict(hidden_layers=(16, 16), number_networks=2, epochs=60, patience=10, n_jobs=1)
@@ -92,15 +89,7 @@ def test_single_point_equals_batch_and_order_does_not_matter(pw):
 
 
 def test_identical_across_processes(pw, tmp_path):
-    path = tmp_path / "pw.fpz"
-    pw.save(path)
-    u = np.random.default_rng(6).random((50, 2))
-    out = subprocess.run([sys.executable, "-c", SUBPROCESS, str(path), json.dumps(u.tolist())],
-                         capture_output=True, text=True, check=True)
-    got = json.loads(out.stdout)
-    assert got["tf"] is False
-    np.testing.assert_array_equal(np.array(got["theta"]), pw.prior_transform(u))
-    np.testing.assert_array_equal(np.array(got["logp"]), pw.log_prob(pw.prior_transform(u)))
+    assert_identical_in_a_fresh_process(pw, tmp_path / "pw.fpz", np.random.default_rng(6).random((50, 2)))
 
 
 def test_edges_are_finite_and_inside(pw):

@@ -208,6 +208,23 @@ class MAF(Prior):
         new._set_kernel(backend)
         return new
 
+    def widened(self, scale):
+        r"""The same flow with its base distribution widened to :math:`\mathcal{N}(0, s^2 I)`.
+
+        The result is a :class:`MAF` (the scale is folded into the weights by
+        :func:`flowprior.made.widen_base`) whose samples are the images of
+        :math:`s\,\varepsilon`: the flow's shape with heavier tails.  Used
+        as a defensive proposal by :func:`flowprior.two_stage`.
+
+        Examples
+        --------
+        >>> wide = flow.widened(2.0)          # doctest: +SKIP
+        """
+        kernels, biases = made.widen_base(self._raw["kernels"], self._raw["biases"], scale)
+        return type(self)(kernels, biases, self._raw["masks"], self._raw["perms"],
+                          activation=self.activation, prior=self.prior, params=self.params,
+                          history=self.history, backend=self.backend)
+
     def tfp_distribution(self):
         """The same network as a TFP distribution on the Gaussianised cube ``x``.
 

@@ -26,7 +26,8 @@ import numpy as np
 
 from ._normal import ndtr, ndtri_clipped
 
-__all__ = ["ACTIVATIONS", "PackedMAF", "pack", "forward", "inverse", "NumpyKernel", "fold_standardisation"]
+__all__ = ["ACTIVATIONS", "PackedMAF", "pack", "forward", "inverse", "NumpyKernel", "fold_standardisation",
+           "widen_base"]
 
 ACTIVATIONS = ("tanh", "relu", "sigmoid", "softplus", "elu")
 
@@ -241,6 +242,29 @@ def fold_standardisation(kernels, biases, mean, std):
     bs[-1][0::2] = mean + std * bs[-1][0::2]
     bs[-1][1::2] += np.log(std)
     kernels[-1], biases[-1] = ks, bs
+    return kernels, biases
+
+
+def widen_base(kernels, biases, scale):
+    r"""Weights of the same flow with a base :math:`\mathcal{N}(0, s^2 I)` instead of :math:`\mathcal{N}(0, I)`.
+
+    If :math:`z = f(x)` is the density direction, the widened flow samples
+    :math:`x = f^{-1}(s\,\varepsilon)` and has density
+    :math:`\mathcal{N}(f(x); 0, s^2 I)\,|\det \partial f / \partial x|`.
+    It is again a MAF with a standard-normal base, for :math:`f_s = f / s`:
+    the last MADE of the density direction (``kernels[0]``) computes
+    :math:`z_j = (y_j - \mu_j)e^{-\alpha_j}`, and :math:`z_j / s` only adds
+    :math:`\log s` to the bias of each :math:`\alpha_j`.  Exact; the
+    arguments are not modified.
+    """
+    scale = float(scale)
+    if not (np.isfinite(scale) and scale > 0):
+        raise ValueError(f"expected a positive finite scale; got {scale}")
+    kernels = [list(ks) for ks in kernels]
+    biases = [list(bs) for bs in biases]
+    b = np.array(biases[0][-1], dtype=np.float64)
+    b[1::2] += np.log(scale)
+    biases[0][-1] = b
     return kernels, biases
 
 

@@ -175,6 +175,20 @@ def test_history_is_recorded(flow2):
     assert h["wall_time"] > 0
 
 
+def test_widened_flow_has_the_wider_base_density(flow2):
+    from scipy.stats import norm
+
+    wide = flow2.widened(2.0)
+    theta = flow2.sample(200, seed=3)
+    z = ndtri_clipped(flow2.inverse_prior_transform(theta))
+    expected = (flow2.log_prob(theta) - norm.logpdf(z).sum(axis=1)
+                + norm.logpdf(z, scale=2.0).sum(axis=1))
+    np.testing.assert_allclose(wide.log_prob(theta), expected, rtol=1e-10)
+    u = np.random.default_rng(4).uniform(0.01, 0.99, size=(100, 2))
+    np.testing.assert_allclose(wide.prior_transform(u),
+                               flow2.prior_transform(norm.cdf(2.0 * norm.ppf(u))), rtol=1e-9, atol=1e-12)
+
+
 def test_pickle_gives_equal_outputs(flow3):
     clone = pickle.loads(pickle.dumps(flow3))
     u = np.random.default_rng(12).random((10, 3))

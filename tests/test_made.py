@@ -231,3 +231,23 @@ def test_fold_standardisation_is_exact():
     np.testing.assert_allclose(z, z_std, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(logdet, logdet_std - np.sum(np.log(std)), rtol=1e-12)
     assert all(np.all(k[~m] == 0) for ks, ms in zip(k2, masks) for k, m in zip(ks, ms))
+
+
+def test_widen_base_scales_the_base_variable_exactly(network, z):
+    from flowprior.made import widen_base
+
+    _, packed, (kernels, biases, masks) = network
+    x = made.forward(packed, z)
+    z0, logdet0 = made.inverse(packed, x)
+    k2, b2 = widen_base(kernels, biases, 2.5)
+    wide = made.pack(k2, b2, masks, PERMS, "tanh")
+    z1, logdet1 = made.inverse(wide, x)
+    np.testing.assert_allclose(z1, z0 / 2.5, rtol=1e-12)
+    np.testing.assert_allclose(logdet1, logdet0 - z.shape[1] * np.log(2.5), rtol=1e-12)
+    np.testing.assert_allclose(made.forward(wide, z0 / 2.5), x, rtol=1e-10, atol=1e-10)
+
+
+def test_widen_base_rejects_a_non_positive_scale(network):
+    kernels, biases, _ = network[2]
+    with pytest.raises(ValueError, match="expected a positive finite scale; got 0.0"):
+        made.widen_base(kernels, biases, 0.0)

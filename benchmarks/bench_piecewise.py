@@ -12,14 +12,15 @@ For each target and seed (5,000 training samples): KL(target || flow) by
 Monte Carlo over 20,000 target draws, with its standard error, and the
 flow's mass "between the modes": the probability the flow puts where the
 target's log-density is below its own 0.1% quantile (0.001 for a perfect
-flow).  The single MAF's hidden width is chosen so its parameter count is
-closest to the piecewise flow's.  margarine 1.4.2's clusterMAF gets the
+flow).  "EM" counts the refinement steps the piecewise fit took.  The
+single MAF's hidden width is chosen so its parameter count is closest to
+the piecewise flow's.  margarine 1.4.2's clusterMAF gets the
 piecewise flow's per-cluster architecture (its own choice of K).  Finally the
 piecewise fit of ``eight`` is timed with one and with two training
 processes.  Nothing is asserted.
 
     pip install --no-deps margarine==1.4.2   # optional; its columns are skipped if absent
-    python benchmarks/bench_piecewise.py [--targets moons,eight] [--seeds 3]
+    python benchmarks/bench_piecewise.py [--targets moons,eight] [--seeds 3] [--skip-margarine]
 """
 
 import argparse
@@ -134,6 +135,7 @@ def main():
     parser.add_argument("--n", type=int, default=5000)
     parser.add_argument("--speedup-only", action="store_true", help="only time parallel training")
     parser.add_argument("--skip-speedup", action="store_true", help="skip timing parallel training")
+    parser.add_argument("--skip-margarine", action="store_true", help="leave out margarine's column")
     args = parser.parse_args()
     if not args.speedup_only:
         _compare(args)
@@ -144,11 +146,13 @@ def main():
 def _compare(args):
     warnings.simplefilter("ignore")
     try:
+        if args.skip_margarine:
+            raise ImportError("--skip-margarine")
         from margarine.clustered import clusterMAF
     except Exception as exc:  # noqa: BLE001 -- any import failure just skips the column
         clusterMAF = None
         print(f"margarine not importable ({exc}); its columns are skipped")
-    print(f"{'target':8s}{'seed':>5s}{'K':>3s}{'params':>8s} | {'single KL':>17s}{'between':>9s} | "
+    print(f"{'target':8s}{'seed':>5s}{'K':>3s}{'params':>8s}{'EM':>3s} | {'single KL':>17s}{'between':>9s} | "
           f"{'piecewise KL':>17s}{'between':>9s} | {'margarine KL':>17s}{'between':>9s}{'K':>4s}", flush=True)
     for name in args.targets.split(","):
         target = TARGETS[name]()
@@ -165,7 +169,8 @@ def _compare(args):
                                 **{**ARCH, "hidden_layers": (width, width)})
             row = [_scores(target, f.log_prob, draws, f.sample(20_000, seed=seed + 100), threshold)
                    for f in (single, pw)]
-            line = (f"{name:8s}{seed:5d}{pw.n_clusters:3d}{pw.n_parameters:8d} | "
+            line = (f"{name:8s}{seed:5d}{pw.n_clusters:3d}{pw.n_parameters:8d}"
+                    f"{len(pw.fit_info['cluster_wall_times']) // pw.n_clusters - 1:3d} | "
                     + " | ".join(f"{kl:8.3f} ± {err:6.3f}{b:9.4f}" for kl, err, b in row))
             if clusterMAF is not None:
                 m = clusterMAF(train.astype(np.float32), theta_min=box.lower.astype(np.float32),

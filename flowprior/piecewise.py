@@ -36,6 +36,26 @@ Tiny clusters.  A cluster whose Kish effective sample size is below
 merged into the cluster with the nearest centre (logged as a warning);
 user-given ``labels`` that small are refused with a
 :class:`~flowprior.errors.TrainingDataError`.
+
+Soft boundaries.  k-means cuts along straight lines.  Where a cut crosses a
+connected region (the crescents of two moons), each cluster's flow must
+learn a hard edge, which a smooth flow cannot; the mixture then leaks mass
+across the cut.  ``refine`` expectation-maximisation steps fix this: each
+sample gets the responsibilities
+
+.. math::
+
+    r_{ik} = \frac{w_k q_k(\theta_i)}{\sum_j w_j q_j(\theta_i)},
+
+every flow :math:`k` is retrained on all samples with weights
+:math:`w_i r_{ik}` (rows with :math:`r_{ik} < 10^{-3}` dropped) and
+:math:`w_k = \sum_i w_i r_{ik} / \sum_i w_i`.  This is the mixture's
+maximum-likelihood fit started from the hard clusters.  Refinement stops
+early when less than 1% of the sample weight has a responsibility between
+0.01 and 0.99 (separated modes: nothing to share, and no retraining).
+Measured on two moons (seed 1): KL(target || flow) 0.254 with hard
+clusters, 0.157 after one step and 0.126 after two, against 0.144 for a
+single MAF of equal size.
 """
 
 import logging
@@ -170,6 +190,29 @@ def _train_cluster_in_child(job):
     return _train_worker.decode_result(proc.stdout)
 
 
+def _train_mixture(cls, x, data, resp, options, seed, n_jobs, backend):
+    """Train one flow per column of ``resp`` on weights ``w_i r_ik``; the mixture and histories."""
+    k = resp.shape[1]
+    train_seeds = [int(s) for s in np.random.SeedSequence(seed).generate_state(k)]
+    jobs = []
+    for j in range(k):
+        # Rows a cluster barely owns cost training time and teach it nothing.
+        rows = resp[:, j] >= 1e-3
+        jobs.append((x[rows], data.weights[rows] * resp[rows, j], options, train_seeds[j]))
+    if n_jobs == 1 or k == 1:
+        trained = [_train_cluster(*job) for job in jobs]
+    else:
+        # Fresh interpreters, not fork (a forked child of a process that
+        # has started TensorFlow's thread pools can deadlock) and not
+        # multiprocessing's spawn (which re-imports the user's script).
+        with ThreadPoolExecutor(max_workers=min(n_jobs, k)) as pool:
+            trained = list(pool.map(_train_cluster_in_child, jobs))
+    flows = [MAF(**w, activation=options["activation"], prior=data.prior, params=data.params,
+                 history=h, backend=backend) for w, h in trained]
+    share = (data.weights[:, None] * resp).sum(axis=0)
+    return cls(flows, share), trained
+
+
 def _default_jobs(n_clusters):
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     # Measured on 2 cores (eight Gaussians, K = 8): 54 s sequential, 65 s with
@@ -227,7 +270,7 @@ class PiecewiseMAF(Mixture):
             max_clusters=8, min_silhouette=0.42, min_cluster_size=200, seed=None, n_jobs=None,
             hidden_layers=(50, 50), number_networks=5, activation="tanh", epochs=500,
             learning_rate=3e-3, batch_size=1024, validation_fraction=0.2, patience=20,
-            backend="auto"):
+            refine=None, backend="auto"):
         """Cluster the samples, train a flow per cluster, return the mixture.
 
         Parameters
@@ -251,19 +294,28 @@ class PiecewiseMAF(Mixture):
         hidden_layers, number_networks, activation, epochs, learning_rate,
         batch_size, validation_fraction, patience, backend
             Of each cluster's flow, as for :meth:`flowprior.MAF.fit`.
+        refine : int, optional
+            At most this many expectation-maximisation steps after the hard
+            clustering (module docs); 0 keeps the clusters hard.  Each step
+            retrains every flow, unless the clusters share (almost) no
+            samples.  Default 2 for k-means clusters and 0 for your
+            ``labels``, which are kept as given.
 
         Returns
         -------
         PiecewiseMAF
-            ``flow.labels`` holds the cluster of each training row kept and
-            ``flow.fit_info`` the silhouette scores and training wall times.
+            ``flow.labels`` holds the cluster of each training row kept (the
+            largest responsibility after refinement) and ``flow.fit_info``
+            the silhouette scores, the shared weight fraction before each
+            refinement step and the training wall times.
         """
         if n_clusters is not None and labels is not None:
             raise ValueError("expected n_clusters or labels; got both")
         data = prepare(samples, weights, prior=prior, params=params)
         seeds = np.random.SeedSequence(seed).generate_state(2)
         scores = {}
-        if labels is not None:
+        user_labels = labels is not None
+        if user_labels:
             labels = np.asarray(labels)
             n_rows = len(samples)
             if labels.shape != (n_rows,):
@@ -282,39 +334,52 @@ class PiecewiseMAF(Mixture):
                                      max_clusters=max_clusters, min_silhouette=min_silhouette,
                                      min_cluster_size=min_cluster_size, seed=int(seeds[0]))
         k = int(labels.max()) + 1
+        if refine is None:
+            refine = 0 if user_labels else 2
+        if int(refine) < 0:
+            raise ValueError(f"expected refine >= 0; got {refine}")
+        n_jobs = _default_jobs(k) if n_jobs is None else int(n_jobs)
+        if n_jobs < 1:
+            raise ValueError(f"expected n_jobs >= 1; got {n_jobs}")
         x = ndtri_clipped(data.prior._inverse_prior_transform(data.theta))
         options = dict(hidden_layers=tuple(hidden_layers), number_networks=number_networks,
                        activation=activation, epochs=epochs, learning_rate=learning_rate,
                        batch_size=batch_size, validation_fraction=validation_fraction, patience=patience)
-        train_seeds = [int(s) for s in np.random.SeedSequence(int(seeds[1])).generate_state(k)]
-        jobs = [(x[labels == j], data.weights[labels == j], options, train_seeds[j]) for j in range(k)]
-        n_jobs = _default_jobs(k) if n_jobs is None else int(n_jobs)
-        if n_jobs < 1:
-            raise ValueError(f"expected n_jobs >= 1; got {n_jobs}")
+        step_seeds = np.random.SeedSequence(int(seeds[1])).generate_state(int(refine) + 1)
+        resp = np.eye(k)[labels]
         start = time.perf_counter()
-        if n_jobs == 1 or k == 1:
-            trained = [_train_cluster(*job) for job in jobs]
+        obj, trained = _train_mixture(cls, x, data, resp, options, int(step_seeds[0]), n_jobs, backend)
+        wall_times = [h["wall_time"] for _, h in trained]
+        shared = []
+        for step in range(int(refine)):
+            comp = obj.component_log_probs(data.theta)
+            resp = np.exp(comp - np.logaddexp.reduce(comp, axis=1, keepdims=True))
+            top = resp.max(axis=1)
+            shared.append(float(data.weights[(top > 0.01) & (top < 0.99)].sum() / data.weights.sum()))
+            if shared[-1] < 0.01:
+                break
+            obj, trained = _train_mixture(cls, x, data, resp, options, int(step_seeds[step + 1]), n_jobs, backend)
+            wall_times += [h["wall_time"] for _, h in trained]
         else:
-            # Fresh interpreters, not fork (a forked child of a process that
-            # has started TensorFlow's thread pools can deadlock) and not
-            # multiprocessing's spawn (which re-imports the user's script).
-            with ThreadPoolExecutor(max_workers=min(n_jobs, k)) as pool:
-                trained = list(pool.map(_train_cluster_in_child, jobs))
+            if refine:
+                comp = obj.component_log_probs(data.theta)
+                resp = np.exp(comp - np.logaddexp.reduce(comp, axis=1, keepdims=True))
         wall = time.perf_counter() - start
-        flows = [MAF(**w, activation=activation, prior=data.prior, params=data.params, history=h,
-                     backend=backend) for w, h in trained]
-        share = np.array([data.weights[labels == j].sum() for j in range(k)])
-        obj = cls(flows, share)
-        obj.labels = labels
+        obj.labels = np.argmax(resp, axis=1)
         obj.fit_info = {"silhouette": scores, "n_jobs": min(n_jobs, k), "wall_time": wall,
-                        "cluster_wall_times": [h["wall_time"] for _, h in trained]}
-        logger.info("trained %d cluster flow(s) in %.1f s with %d process(es)", k, wall, min(n_jobs, k))
+                        "shared_fraction": shared, "cluster_wall_times": wall_times}
+        logger.info("trained %d cluster flow(s) in %.1f s with %d process(es), %d refinement step(s)",
+                    k, wall, min(n_jobs, k), sum(f >= 0.01 for f in shared))
         return obj
 
     @property
     def n_parameters(self):
         """Trainable parameters of all the cluster flows together."""
         return sum(f.n_parameters for f in self.flows)
+
+    def widened(self, scale):
+        """The same mixture with every cluster flow's base widened by ``scale`` (:meth:`MAF.widened`)."""
+        return type(self)([f.widened(scale) for f in self.flows], self.weights)
 
     def with_backend(self, backend):
         """The same mixture with every flow evaluated by ``backend``."""

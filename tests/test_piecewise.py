@@ -138,6 +138,45 @@ def test_labels_follow_rows_when_zero_weights_are_dropped():
     np.testing.assert_array_equal(pw.labels, labels[500:])
 
 
+def test_refinement_stops_when_the_modes_share_no_samples(pw):
+    (shared,) = pw.fit_info["shared_fraction"]
+    assert shared < 0.01
+    assert len(pw.fit_info["cluster_wall_times"]) == 2  # trained once, not retrained
+
+
+def moons(n, seed):
+    rng = np.random.default_rng(seed)
+    t = rng.uniform(0, np.pi, n)
+    upper = rng.random(n) < 0.5
+    arc = np.where(upper[:, None], np.c_[np.cos(t), np.sin(t)], np.c_[1 - np.cos(t), 0.5 - np.sin(t)])
+    return arc + rng.normal(0, 0.1, (n, 2))
+
+
+def test_refinement_softens_a_cut_through_connected_crescents():
+    x, held_out = moons(3000, 30), moons(5000, 31)
+    opts = {**PW_TINY, "epochs": 100, "n_clusters": 2, "seed": 4}
+    hard = fp.PiecewiseMAF.fit(x, prior=BOX, refine=0, **opts)
+    soft = fp.PiecewiseMAF.fit(x, prior=BOX, refine=2, **opts)
+    # k-means' straight cut leaves samples that both clusters' flows claim.
+    assert soft.fit_info["shared_fraction"][0] > 0.05
+    assert len(soft.fit_info["cluster_wall_times"]) == 6
+    assert soft.log_prob(held_out).mean() > hard.log_prob(held_out).mean() + 0.02
+    np.testing.assert_array_equal(soft.labels, np.argmax(soft.component_log_probs(x), axis=1))
+
+
+def test_user_labels_are_kept_hard_by_default():
+    x = bimodal(3000, 13)
+    labels = (x[:, 0] + x[:, 1] > 0.5).astype(int)
+    pw = fp.PiecewiseMAF.fit(x, prior=BOX, labels=labels, seed=0, **{**PW_TINY, "epochs": 5})
+    assert pw.fit_info["shared_fraction"] == []
+    np.testing.assert_array_equal(pw.labels, labels)
+
+
+def test_negative_refine_raises():
+    with pytest.raises(ValueError, match="expected refine >= 0; got -1"):
+        fp.PiecewiseMAF.fit(bimodal(1000, 21), prior=BOX, n_clusters=1, refine=-1)
+
+
 def test_parallel_training_gives_the_sequential_flows():
     x = bimodal(3000, 11)
     opts = {**PW_TINY, "epochs": 5}

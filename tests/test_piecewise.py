@@ -138,6 +138,14 @@ def test_labels_follow_rows_when_zero_weights_are_dropped():
     np.testing.assert_array_equal(pw.labels, labels[500:])
 
 
+def test_widened_mixture_widens_every_cluster_flow(pw):
+    wide = pw.widened(1.5)
+    theta = pw.sample(100, seed=14)
+    expected = logsumexp([np.log(w) + f.widened(1.5).log_prob(theta) for w, f in zip(pw.weights, pw.flows)], axis=0)
+    np.testing.assert_allclose(wide.log_prob(theta), expected, rtol=1e-12)
+    assert not np.allclose(wide.log_prob(theta), pw.log_prob(theta))
+
+
 def test_refinement_stops_when_the_modes_share_no_samples(pw):
     (shared,) = pw.fit_info["shared_fraction"]
     assert shared < 0.01

@@ -136,12 +136,27 @@ def test_two_stage_with_a_single_maf():
                       flow_options={"hidden_layers": (8, 8), "number_networks": 2, "epochs": 20})
     assert isinstance(tw.flow, fp.MAF) and len(tw.repartitioned.prior.components) == 2
     assert "n_clusters" not in tw.diagnostics
+    # Stage 2 proposes from the trained flow with its base widened by flow_scale (1.2).
+    theta = tw.flow.sample(50, seed=3)
+    np.testing.assert_allclose(tw.repartitioned.prior.components[1].log_prob(theta),
+                               tw.flow.widened(1.2).log_prob(theta), rtol=1e-12)
+
+
+def test_two_stage_flow_scale_one_proposes_the_trained_flow():
+    tw = fp.two_stage(gauss3, BOX3, nlive_low=40, nlive_high=80, flow="maf", flow_scale=1.0, seed=2,
+                      flow_options={"hidden_layers": (8, 8), "number_networks": 2, "epochs": 20})
+    assert tw.repartitioned.prior.components[1] is tw.flow
 
 
 # --- errors ----------------------------------------------------------------------
 def test_two_stage_bad_inflation_raises():
     with pytest.raises(ValueError, match="expected positive gaussian_inflation factors"):
         fp.two_stage(gauss3, BOX3, gaussian_inflation=(4.0, -1.0))
+
+
+def test_two_stage_flow_scale_below_one_raises():
+    with pytest.raises(ValueError, match="expected flow_scale >= 1; got 0.5"):
+        fp.two_stage(gauss3, BOX3, flow_scale=0.5)
 
 
 def test_two_stage_unknown_flow_raises():

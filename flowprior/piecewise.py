@@ -306,8 +306,9 @@ class PiecewiseMAF(Mixture):
         PiecewiseMAF
             ``flow.labels`` holds the cluster of each training row kept (the
             largest responsibility after refinement) and ``flow.fit_info``
-            the silhouette scores, the shared weight fraction before each
-            refinement step and the training wall times.
+            the silhouette scores, the number of clusters found before tiny
+            ones were merged (``n_clusters_found``), the shared weight
+            fraction before each refinement step and the training wall times.
         """
         if n_clusters is not None and labels is not None:
             raise ValueError("expected n_clusters or labels; got both")
@@ -334,6 +335,14 @@ class PiecewiseMAF(Mixture):
                                      max_clusters=max_clusters, min_silhouette=min_silhouette,
                                      min_cluster_size=min_cluster_size, seed=int(seeds[0]))
         k = int(labels.max()) + 1
+        # Clusters k-means found before tiny ones were merged: more than k
+        # means separated modes share one flow, which then bridges them.
+        if n_clusters is not None:
+            found = int(n_clusters)
+        elif scores and max(scores.values()) >= min_silhouette:
+            found = max(scores, key=scores.get)
+        else:
+            found = k
         if refine is None:
             refine = 0 if user_labels else 2
         if int(refine) < 0:
@@ -366,7 +375,7 @@ class PiecewiseMAF(Mixture):
                 resp = np.exp(comp - np.logaddexp.reduce(comp, axis=1, keepdims=True))
         wall = time.perf_counter() - start
         obj.labels = np.argmax(resp, axis=1)
-        obj.fit_info = {"silhouette": scores, "n_jobs": min(n_jobs, k), "wall_time": wall,
+        obj.fit_info = {"silhouette": scores, "n_clusters_found": found, "n_jobs": min(n_jobs, k), "wall_time": wall,
                         "shared_fraction": shared, "cluster_wall_times": wall_times}
         logger.info("trained %d cluster flow(s) in %.1f s with %d process(es), %d refinement step(s)",
                     k, wall, min(n_jobs, k), sum(f >= 0.01 for f in shared))

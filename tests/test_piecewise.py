@@ -213,6 +213,14 @@ def test_tiny_kmeans_cluster_is_merged_with_a_warning(caplog):
     assert "merged into the nearest cluster" in caplog.text
 
 
+def test_fit_records_clusters_found_before_merging():
+    rng = np.random.default_rng(15)
+    x = np.r_[rng.normal(-2, 0.3, (2000, 2)), rng.normal(2, 0.3, (60, 2))]
+    pw = fp.PiecewiseMAF.fit(x, prior=BOX, seed=0, min_cluster_size=100, **{**PW_TINY, "epochs": 5})
+    assert pw.n_clusters == 1
+    assert pw.fit_info["n_clusters_found"] == 2
+
+
 def test_tiny_labelled_cluster_is_refused():
     x = bimodal(1000, 15)
     labels = np.r_[np.zeros(990, int), np.ones(10, int)]

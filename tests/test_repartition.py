@@ -131,6 +131,18 @@ def test_two_stage_recovers_a_bimodal_evidence_and_its_mode_weights():
     assert sorted(tw.flow.weights) == pytest.approx([0.25, 0.75], abs=0.1)
 
 
+def test_two_stage_warns_when_a_separated_mode_was_merged():
+    from flowprior.problems import BimodalProblem
+
+    problem = BimodalProblem(2, weights=(0.9, 0.1))
+    with pytest.warns(RuntimeWarning, match="had too few effective samples for a flow and were merged"):
+        tw = fp.two_stage(problem.loglikelihood, problem.prior, nlive_low=50, nlive_high=100, seed=1,
+                          flow_options={"hidden_layers": (8, 8), "number_networks": 2, "epochs": 20,
+                                        "min_cluster_size": 150})
+    assert tw.diagnostics["n_clusters_found"] == 2 and tw.diagnostics["n_clusters"] == 1
+    assert abs(tw.logZ - problem.logZ) < 3 * tw.logZerr
+
+
 def test_two_stage_with_a_single_maf():
     tw = fp.two_stage(gauss3, BOX3, nlive_low=40, nlive_high=80, flow="maf", gaussian_weight=0.0, seed=2,
                       flow_options={"hidden_layers": (8, 8), "number_networks": 2, "epochs": 20})

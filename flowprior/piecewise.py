@@ -53,9 +53,10 @@ every flow :math:`k` is retrained on all samples with weights
 maximum-likelihood fit started from the hard clusters.  Refinement stops
 early when less than 1% of the sample weight has a responsibility between
 0.01 and 0.99 (separated modes: nothing to share, and no retraining).
-Measured on two moons (seed 1): KL(target || flow) 0.254 with hard
-clusters, 0.157 after one step and 0.126 after two, against 0.144 for a
-single MAF of equal size.
+Measured on two moons (benchmark seed 1): KL(target || flow) 0.254 with
+hard clusters and 0.128 with two steps, against 0.144 for a single MAF of
+equal size; on two rings cut into eight sectors, 0.375 / 0.125 / 0.106
+became 0.145 / 0.097 / 0.090 (three seeds).
 """
 
 import logging

@@ -362,8 +362,7 @@ class PiecewiseMAF(Mixture):
         wall_times = [h["wall_time"] for _, h in trained]
         shared = []
         for step in range(int(refine)):
-            comp = obj.component_log_probs(data.theta)
-            resp = np.exp(comp - np.logaddexp.reduce(comp, axis=1, keepdims=True))
+            resp = obj.responsibilities(data.theta)
             top = resp.max(axis=1)
             shared.append(float(data.weights[(top > 0.01) & (top < 0.99)].sum() / data.weights.sum()))
             if shared[-1] < 0.01:
@@ -372,8 +371,7 @@ class PiecewiseMAF(Mixture):
             wall_times += [h["wall_time"] for _, h in trained]
         else:
             if refine:
-                comp = obj.component_log_probs(data.theta)
-                resp = np.exp(comp - np.logaddexp.reduce(comp, axis=1, keepdims=True))
+                resp = obj.responsibilities(data.theta)
         wall = time.perf_counter() - start
         obj.labels = np.argmax(resp, axis=1)
         obj.fit_info = {"silhouette": scores, "n_clusters_found": found, "n_jobs": min(n_jobs, k), "wall_time": wall,

@@ -97,6 +97,11 @@ class Mixture(Prior):
         t2 = np.atleast_2d(np.asarray(theta, dtype=np.float64))
         return np.column_stack([lw + c._log_prob_all(t2) for lw, c in zip(self._log_w, self.components)])
 
+    def responsibilities(self, theta):
+        r"""Component probabilities :math:`w_k p_k(\theta) / \sum_j w_j p_j(\theta)`, shape ``(n, n_components)``."""
+        comp = self.component_log_probs(theta)
+        return np.exp(comp - logsumexp(comp, axis=1, keepdims=True))
+
     def _log_prob_all(self, theta):
         return logsumexp(self.component_log_probs(theta), axis=1)
 

@@ -54,6 +54,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .piecewise import PiecewiseMAF
 from .priors import Prior
 from .repartition import Mixture, repartition
 from .run import run
@@ -107,8 +108,7 @@ def _diagnostics(low, high, flow, rp, prior):
     dlogZ = (high.logZ - low.logZ) / np.hypot(high.logZerr, low.logZerr)
     t2 = high.samples[params].to_numpy()
     w2 = high.samples.get_weights()
-    comp = rp.prior.component_log_probs(t2)
-    resp = np.exp(comp - np.logaddexp.reduce(comp, axis=1, keepdims=True))
+    resp = rp.prior.responsibilities(t2)
     fractions = (w2[:, None] * resp).sum(axis=0) / w2.sum()
     diag = {
         "importance_ess_fraction": float(ess_fraction),
@@ -126,6 +126,16 @@ def _diagnostics(low, high, flow, rp, prior):
         problems.append(f"the stages' logZ differ by {dlogZ:.1f} sigma")
     if fractions[1] < 0.3:
         problems.append(f"only {fractions[1]:.0%} of the posterior lies in the flow branch")
+    if isinstance(flow, PiecewiseMAF):
+        found = flow.fit_info["n_clusters_found"]
+        diag.update(n_clusters=flow.n_clusters, n_clusters_found=found)
+        if found > flow.n_clusters:
+            # Measured on a 5-D bimodal problem at nlive_low 50: the 30% mode
+            # got 42 effective samples, was merged, and stage 2 cost 8x a single run.
+            problems.append(f"stage 1 found {found} separated clusters, but {found - flow.n_clusters} had too "
+                            "few effective samples for a flow and were merged, so one flow bridges separate "
+                            "modes and stage 2 can cost more than a single run (raise nlive_low, to about 20 "
+                            "per dimension)")
     diag["warnings"] = problems
     for p in problems:
         warnings.warn(f"two_stage: the flow looks poor: {p}; the evidence stays exact, "
@@ -202,7 +212,6 @@ def two_stage(loglikelihood, prior, *, sampler="dynesty", nlive_low=50, nlive_hi
     TwoStageResult
     """
     from .flow import MAF
-    from .piecewise import PiecewiseMAF
 
     if flow not in FLOWS:
         raise ValueError(f"expected flow in {FLOWS}; got {flow!r}")
@@ -238,18 +247,6 @@ def two_stage(loglikelihood, prior, *, sampler="dynesty", nlive_low=50, nlive_hi
     high = run(rp.loglikelihood, rp.prior, sampler=sampler, nlive=nlive_high, seed=int(seeds[2]),
                **(high_options or {}))
     diag = _diagnostics(low, high, q, rp, prior)
-    if flow == "piecewise":
-        diag["n_clusters"] = q.n_clusters
-        diag["n_clusters_found"] = q.fit_info["n_clusters_found"]
-        if q.fit_info["n_clusters_found"] > q.n_clusters:
-            # Measured on a 5-D bimodal problem at nlive_low 50: the 30% mode
-            # got 42 effective samples, was merged, and stage 2 cost 8x a single run.
-            msg = (f"two_stage: stage 1 found {q.fit_info['n_clusters_found']} separated clusters, but "
-                   f"{q.fit_info['n_clusters_found'] - q.n_clusters} had too few effective samples for "
-                   "a flow and were merged, so one flow bridges separate modes; the evidence stays exact, "
-                   "but stage 2 can cost more than a single run: raise nlive_low (about 20 per dimension)")
-            diag["warnings"].append(msg)
-            warnings.warn(msg, RuntimeWarning, stacklevel=2)
     logger.info("two_stage: logZ = %.3f +- %.3f with %d + %d calls", high.logZ, high.logZerr,
                 low.ncall, high.ncall)
     return TwoStageResult(logZ=high.logZ, logZerr=high.logZerr, ncall=low.ncall + high.ncall,

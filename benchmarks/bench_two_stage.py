@@ -48,6 +48,10 @@ def main():
     parser.add_argument("--nlive-low", type=int, default=50)
     parser.add_argument("--flow", default="piecewise", choices=["piecewise", "maf"])
     parser.add_argument("--gaussian-weight", type=float, default=0.2)
+    parser.add_argument("--flow-scale", type=float, default=None, help="two_stage's default unless given")
+    parser.add_argument("--flow-beta", type=float, default=None, help="two_stage's default unless given")
+    parser.add_argument("--n-flows", type=int, default=None, help="two_stage's default unless given")
+    parser.add_argument("--seed-list", default=None, help="comma-separated seeds instead of range(--seeds)")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     print(f"{'problem':12s}{'seed':>5s}{'KL':>6s}{'single calls':>14s}{'err':>7s}{'z':>6s}"
@@ -58,11 +62,14 @@ def main():
         d = int(d)
         problem = PROBLEMS[name](d)
         loglike, prior, truth = problem.loglikelihood, problem.prior, problem.logZ
-        for seed in range(args.seeds):
+        seeds = [int(x) for x in args.seed_list.split(",")] if args.seed_list else range(args.seeds)
+        extra = {k: v for k, v in (("flow_scale", args.flow_scale), ("flow_beta", args.flow_beta),
+                                   ("n_flows", args.n_flows)) if v is not None}
+        for seed in seeds:
             t0 = time.perf_counter()
             single = fp.run(loglike, prior, nlive=args.nlive_high, seed=seed)
             tw = fp.two_stage(loglike, prior, nlive_low=args.nlive_low, nlive_high=args.nlive_high,
-                              flow=args.flow, gaussian_weight=args.gaussian_weight, seed=seed)
+                              flow=args.flow, gaussian_weight=args.gaussian_weight, seed=seed, **extra)
             kl = float(single.samples.D_KL())
             zs = (single.logZ - truth) / single.logZerr
             zt = (tw.logZ - truth) / tw.logZerr

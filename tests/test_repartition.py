@@ -118,7 +118,9 @@ def test_two_stage_recovers_a_bimodal_evidence_and_its_mode_weights():
     from flowprior.problems import BimodalProblem
 
     problem = BimodalProblem(2, weights=(0.75, 0.25))
+    # One flow trained on the stage-1 posterior itself (flow_beta=1), whose mode weights it must follow.
     tw = fp.two_stage(problem.loglikelihood, problem.prior, nlive_low=60, nlive_high=250, seed=4,
+                      flow_beta=1.0, n_flows=1,
                       flow_options={"hidden_layers": (16, 16), "number_networks": 2, "epochs": 150})
     assert tw.diagnostics["n_clusters"] == 2
     assert abs(tw.logZ - problem.logZ) < 3 * tw.logZerr
@@ -136,7 +138,7 @@ def test_two_stage_warns_when_a_separated_mode_was_merged():
 
     problem = BimodalProblem(2, weights=(0.9, 0.1))
     with pytest.warns(RuntimeWarning, match="had too few effective samples for a flow and were merged"):
-        tw = fp.two_stage(problem.loglikelihood, problem.prior, nlive_low=50, nlive_high=100, seed=1,
+        tw = fp.two_stage(problem.loglikelihood, problem.prior, nlive_low=50, nlive_high=100, seed=1, flow_beta=1.0,
                           flow_options={"hidden_layers": (8, 8), "number_networks": 2, "epochs": 20,
                                         "min_cluster_size": 150})
     assert tw.diagnostics["n_clusters_found"] == 2 and tw.diagnostics["n_clusters"] == 1
@@ -144,20 +146,37 @@ def test_two_stage_warns_when_a_separated_mode_was_merged():
 
 
 def test_two_stage_with_a_single_maf():
-    tw = fp.two_stage(gauss3, BOX3, nlive_low=40, nlive_high=80, flow="maf", gaussian_weight=0.0, seed=2,
+    tw = fp.two_stage(gauss3, BOX3, nlive_low=40, nlive_high=80, flow="maf", n_flows=1, flow_scale=1.2,
+                      gaussian_weight=0.0, seed=2,
                       flow_options={"hidden_layers": (8, 8), "number_networks": 2, "epochs": 20})
     assert isinstance(tw.flow, fp.MAF) and len(tw.repartitioned.prior.components) == 2
     assert "n_clusters" not in tw.diagnostics
-    # Stage 2 proposes from the trained flow with its base widened by flow_scale (1.2).
+    # Stage 2 proposes from the trained flow with its base widened by flow_scale.
     theta = tw.flow.sample(50, seed=3)
     np.testing.assert_allclose(tw.repartitioned.prior.components[1].log_prob(theta),
                                tw.flow.widened(1.2).log_prob(theta), rtol=1e-12)
 
 
 def test_two_stage_flow_scale_one_proposes_the_trained_flow():
-    tw = fp.two_stage(gauss3, BOX3, nlive_low=40, nlive_high=80, flow="maf", flow_scale=1.0, seed=2,
+    tw = fp.two_stage(gauss3, BOX3, nlive_low=40, nlive_high=80, flow="maf", n_flows=1, flow_scale=1.0, seed=2,
                       flow_options={"hidden_layers": (8, 8), "number_networks": 2, "epochs": 20})
     assert tw.repartitioned.prior.components[1] is tw.flow
+
+
+def test_two_stage_proposes_an_ensemble_of_flows_trained_on_the_tempered_posterior():
+    tw = fp.two_stage(gauss3, BOX3, nlive_low=50, nlive_high=150, flow="maf", n_flows=2, flow_beta=0.5,
+                      flow_scale=1.0, gaussian_weight=0.0, seed=3,
+                      flow_options={"hidden_layers": (16, 16), "number_networks": 2, "epochs": 100})
+    components = tw.repartitioned.prior.components
+    assert isinstance(tw.flow, fp.Mixture) and components[1:] == tw.flow.components
+    theta = tw.flow.sample(4000, seed=4)
+    # Two seeds, two different flows: the ensemble is not one flow twice.
+    assert np.max(np.abs(components[1].log_prob(theta) - components[2].log_prob(theta))) > 0.05
+    # A Gaussian likelihood tempered to beta = 0.5 has twice the covariance;
+    # the untempered stage-1 posterior would give a ratio near 1.
+    ratio = np.diag(np.cov(theta.T)) / np.diag(COV)
+    assert np.all((ratio > 1.5) & (ratio < 2.7)), ratio
+    assert abs(tw.logZ - TRUTH3) < 3 * tw.logZerr
 
 
 # --- errors ----------------------------------------------------------------------
@@ -169,6 +188,16 @@ def test_two_stage_bad_inflation_raises():
 def test_two_stage_flow_scale_below_one_raises():
     with pytest.raises(ValueError, match="expected flow_scale >= 1; got 0.5"):
         fp.two_stage(gauss3, BOX3, flow_scale=0.5)
+
+
+def test_two_stage_flow_beta_out_of_range_raises():
+    with pytest.raises(ValueError, match="expected 0 < flow_beta <= 1; got 0.0"):
+        fp.two_stage(gauss3, BOX3, flow_beta=0.0)
+
+
+def test_two_stage_n_flows_below_one_raises():
+    with pytest.raises(ValueError, match="expected n_flows >= 1; got 0"):
+        fp.two_stage(gauss3, BOX3, n_flows=0)
 
 
 def test_two_stage_unknown_flow_raises():

@@ -278,12 +278,11 @@ def two_stage(loglikelihood, prior, *, sampler="dynesty", nlive_low=50, nlive_hi
              for s in [seeds[1], *seeds[3:]]]
     q = flows[0] if n_flows == 1 else Mixture(flows, np.ones(n_flows))
     proposals = [f if flow_scale == 1.0 else f.widened(flow_scale) for f in flows]
-    weights = [1.0 / n_flows] * n_flows
+    weights = [(1.0 - gaussian_weight) / n_flows] * n_flows
     if gaussian_weight > 0:
         labels = flows[0].labels if flow == "piecewise" else None
         proposals += [_gaussian_fit(train, prior, f, labels) for f in inflations]
-        weights = ([(1.0 - gaussian_weight) / n_flows] * n_flows
-                   + [gaussian_weight / len(inflations)] * len(inflations))
+        weights += [gaussian_weight / len(inflations)] * len(inflations)
     rp = repartition(loglikelihood, prior, proposals, beta=beta, weights=weights)
     high = run(rp.loglikelihood, rp.prior, sampler=sampler, nlive=nlive_high, seed=int(seeds[2]),
                **(high_options or {}))

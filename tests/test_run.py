@@ -154,10 +154,35 @@ def test_logZ_error_matches_skilling_estimate():
     assert logZ_error(res.samples, seed=0) == pytest.approx(skilling, rel=0.2)
 
 
+@pytest.mark.parametrize("precision", [0.05, 0.66])
+def test_dynesty_precision_criterion_stops_when_live_points_hold_that_fraction(precision):
+    res = fp.run(gaussian_loglike, BOX, nlive=200, seed=14, precision_criterion=precision)
+    raw, n = res.raw, int(res.raw["niter"])
+    # At the stop, the live points (appended after the n dead ones) hold
+    # Z_live = X <L_live> < p Z_dead, and not much less (one iteration
+    # shrinks X by 0.5%).
+    log_live = raw["logvol"][n - 1] + np.log(np.mean(np.exp(raw["logl"][n:])))
+    ratio = np.exp(log_live - raw["logz"][n - 1])
+    assert 0.9 * precision < ratio < precision
+    within_3_sigma(res, TRUTH_BOX)
+
+
+def test_dynesty_precision_criterion_stops_earlier_than_dlogz():
+    default = fp.run(gaussian_loglike, BOX, nlive=200, seed=15)
+    loose = fp.run(gaussian_loglike, BOX, nlive=200, seed=15, precision_criterion=0.66)
+    assert loose.raw["niter"] < default.raw["niter"]
+
+
 # --- errors ----------------------------------------------------------------------
 def test_unknown_dynesty_option_raises():
     with pytest.raises(TypeError, match="dynesty \\(static\\) does not accept option\\(s\\) nliv; accepted:"):
         fp.run(gaussian_loglike, BOX, nlive=50, nliv=3)
+
+
+@pytest.mark.parametrize("bad", [0.0, -1.0, np.nan])
+def test_bad_precision_criterion_raises(bad):
+    with pytest.raises(ValueError, match="expected precision_criterion > 0; got"):
+        fp.run(gaussian_loglike, BOX, nlive=50, precision_criterion=bad)
 
 
 def test_unknown_polychord_option_raises(polychord):

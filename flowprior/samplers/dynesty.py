@@ -1,6 +1,22 @@
-"""dynesty adapter (static and dynamic nested sampling)."""
+r"""dynesty adapter (static and dynamic nested sampling).
+
+Static runs also accept ``precision_criterion``, PolyChord's stopping rule:
+stop when the evidence the live points hold,
+:math:`Z_\mathrm{live} = X \langle\mathcal{L}\rangle_\mathrm{live}`, is
+below that fraction of the evidence of the dead points,
+:math:`Z_\mathrm{live} < p\,Z_\mathrm{dead}`.  dynesty's own ``dlogz``
+rule, :math:`\log(1 + X \mathcal{L}_\max / Z_\mathrm{dead}) < \Delta`, is the
+same with the *largest* live likelihood in place of the mean
+(:math:`p = e^\Delta - 1`); it keeps a run going until it has compressed onto
+its highest peak even when that peak holds almost no evidence.  With both
+given, the run stops when either holds.
+The final live points are added in both cases, so the evidence is the usual
+estimate including them.
+"""
 
 import numpy as np
+
+from .._logsumexp import logsumexp
 
 from ..results import birth_contours, nested_samples
 
@@ -10,7 +26,7 @@ __all__ = ["OPTIONS", "run_dynesty"]
 _INIT = ("bound", "sample", "walks", "slices", "bootstrap", "enlarge", "update_interval",
          "first_update", "facc")
 #: Options passed to ``run_nested``.
-_RUN_STATIC = ("dlogz", "maxiter", "maxcall", "print_progress")
+_RUN_STATIC = ("dlogz", "maxiter", "maxcall", "print_progress", "precision_criterion")
 _RUN_DYNAMIC = ("dlogz_init", "nlive_batch", "maxbatch", "maxiter", "maxcall", "use_stop",
                 "wt_kwargs", "print_progress")
 OPTIONS = tuple(sorted(set(_INIT + _RUN_STATIC + _RUN_DYNAMIC + ("dynamic", "pool", "queue_size"))))
@@ -33,11 +49,17 @@ def run_dynesty(loglikelihood, prior, *, nlive, seed, options):
         kind = "dynamic" if dynamic else "static"
         raise TypeError(f"dynesty ({kind}) does not accept option(s) {unknown}; "
                         f"accepted: {', '.join(sorted(_INIT + run_keys + ('dynamic', 'pool', 'queue_size')))}")
+    precision = run_kwargs.pop("precision_criterion", None)
+    if precision is not None and not (np.isfinite(precision) and precision > 0.0):
+        raise ValueError(f"expected precision_criterion > 0; got {precision}")
     rstate = np.random.default_rng(seed)
     cls = dynesty.DynamicNestedSampler if dynamic else dynesty.NestedSampler
     sampler = cls(loglikelihood, prior.prior_transform, prior.ndims, nlive=nlive, rstate=rstate,
                   **init_kwargs)
-    sampler.run_nested(**run_kwargs)
+    if precision is None:
+        sampler.run_nested(**run_kwargs)
+    else:
+        _run_to_precision(sampler, precision, run_kwargs)
     res = sampler.results
     if dynamic:
         nlive_seq = res.samples_n
@@ -47,3 +69,16 @@ def run_dynesty(loglikelihood, prior, *, nlive, seed, options):
         nlive_seq = np.r_[np.full(total - n, n), np.arange(n, 0, -1)]
     birth = birth_contours(res.logl, nlive_seq)
     return nested_samples(res.samples, res.logl, prior.params, logL_birth=birth), res
+
+
+def _run_to_precision(sampler, precision, run_kwargs):
+    """Static run stopped by PolyChord's criterion (or by dynesty's own, if given)."""
+    log_precision = np.log(precision)
+    dlogz = run_kwargs.get("dlogz")
+    for it in sampler.sample(maxiter=run_kwargs.get("maxiter"), maxcall=run_kwargs.get("maxcall"),
+                             dlogz=dlogz, add_live=False):
+        # it.logvol and it.logz (the dead points' evidence) are after this iteration's dead point.
+        log_live = it.logvol + logsumexp(sampler.live_logl) - np.log(len(sampler.live_logl))
+        if log_live - it.logz < log_precision:
+            break
+    sampler.add_final_live(print_progress=False)

@@ -38,6 +38,8 @@ def run_polychord(loglikelihood, prior, *, nlive, seed, options):
     if unknown:
         raise TypeError(f"polychord does not accept option(s) {', '.join(unknown)}; "
                         f"accepted: {', '.join(OPTIONS)}")
+    if "precision_criterion" in options and options["precision_criterion"] is None:
+        del options["precision_criterion"]  # None: PolyChord's own default, as for dynesty
     pypolychord = _import_pypolychord()
     if "base_dir" not in options:
         options["base_dir"] = tempfile.mkdtemp(prefix="flowprior-polychord-")

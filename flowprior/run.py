@@ -41,8 +41,9 @@ def run(loglikelihood, prior, *, sampler="dynesty", nlive=500, seed=None, npool=
     **sampler_options
         Passed to the sampler; unknown ones raise ``TypeError`` listing the
         accepted ones.  dynesty: ``dynamic=True`` for dynamic nested sampling,
-        ``bound``, ``sample``, ``dlogz``, ...; PolyChord: ``num_repeats``,
-        ``base_dir``, ``precision_criterion``, ...
+        ``bound``, ``sample``, ``dlogz``, ``precision_criterion`` (static runs:
+        PolyChord's stopping rule, see :mod:`flowprior.samplers.dynesty`), ...;
+        PolyChord: ``num_repeats``, ``base_dir``, ``precision_criterion``, ...
 
     Returns
     -------

@@ -31,11 +31,28 @@ nlive dynesty's bootstrapped ellipsoid expansion was measured to waste most
 of the stage-1 budget (a 6-D banana at nlive 100 took 174k calls; with a
 fixed enlargement 5.6k), and building bounds from 20% efficiency rather than
 10% saved another 15--30% of stage-1 calls (banana-4, gauss-6, bimodal-3).
-``dlogz=0.5`` (dynesty's default is 0.059 at nlive 50) stops stage 1 once the
-live points hold less than about 40% of the evidence: the last live points
-are still added to its samples, only its evidence is rougher, and it saved
-5--25% of stage-1 calls on gauss-6, banana-4 and bimodal-3 with no
-measurable change in stage 2.  Stage 2: dynesty's defaults.
+``dlogz=1.5`` (dynesty's default is 0.059 at nlive 50) stops stage 1 once the
+live points hold less than about 78% of the evidence (bounded with the
+largest live likelihood): the last live points are still added to its
+samples, and only its evidence, which nothing uses, is rougher.  Stage 1
+ends in the posterior's bulk, where a mode holding fewer than 2 ndim live
+points cannot have an ellipsoid of its own (dynesty's rule), so one
+ellipsoid spans the modes and sampling from it collapses: on a 5-D bimodal
+problem stage 1 spent 18,600 of its 23,924 calls in its last 100 iterations
+at ``dlogz=0.5``, against 6,621 calls in all at 1.5, with the same or lower
+stage-2 cost on gauss-6, banana-4 and bimodal-3.  Stage 2 (both samplers):
+``precision_criterion=0.66``, PolyChord's stopping rule (the dynesty adapter
+implements it too): stop once the live points' evidence by their *mean*
+likelihood, :math:`X\langle\tilde{\mathcal{L}}\rangle_\mathrm{live}`, is below
+0.66 of the dead points'.  That is the tolerance of dynesty's own default at
+nlive 500 (``dlogz=0.509``, and :math:`e^{0.509} - 1 = 0.66`), but dynesty
+applies it to the *largest* live likelihood.  With a proposal close to the
+posterior, :math:`\tilde{\mathcal{L}}` is nearly flat apart from a few peaks
+where the proposal is short.  The largest-likelihood rule keeps stage 2
+compressing onto those peaks, which hold almost none of the evidence, while
+its efficiency falls with :math:`X` (to 3% on the demo's banana: 32,783
+stage-2 calls against 3,107).  The final live points are added either way,
+so the evidence is the usual nested-sampling estimate.
 
 The flow's tails.  Trained on a few hundred effective samples, a flow is
 too thin where it extrapolates: on a 6-D Gaussian it was :math:`e^{2.5}` too
@@ -72,12 +89,14 @@ from .priors import Prior
 from .repartition import Mixture, repartition
 from .run import run
 
-__all__ = ["TwoStageResult", "two_stage", "STAGE1_DYNESTY_DEFAULTS"]
+__all__ = ["TwoStageResult", "two_stage", "STAGE1_DYNESTY_DEFAULTS", "STAGE2_DEFAULTS"]
 
 logger = logging.getLogger(__name__)
 
 STAGE1_DYNESTY_DEFAULTS = {"bound": "multi", "bootstrap": 0, "enlarge": 1.25, "first_update": {"min_eff": 20.0},
-                           "dlogz": 0.5}
+                           "dlogz": 1.5}
+#: Stage-2 options for either sampler (see the module docs).
+STAGE2_DEFAULTS = {"precision_criterion": 0.66}
 
 
 @dataclass(frozen=True)
@@ -129,6 +148,8 @@ def _diagnostics(low, high, flow, flows, rp, prior):
         "posterior_fraction_prior_branch": float(fractions[0]),
         "posterior_fraction_flow_branch": float(fractions[1:1 + len(flows)].sum()),
         "posterior_fraction_gaussian_branch": float(fractions[1 + len(flows):].sum()),
+        # How far stage 2 compressed: D_KL(P || pi~) of its own run, near 0 for pi~ = P.
+        "proposal_D_KL": float(high.samples.D_KL()),
         "ncall_low": int(low.ncall),
         "ncall_high": int(high.ncall),
     }
@@ -145,12 +166,20 @@ def _diagnostics(low, high, flow, flows, rp, prior):
         found = first.fit_info["n_clusters_found"]
         diag.update(n_clusters=first.n_clusters, n_clusters_found=found)
         if found > first.n_clusters:
-            # Measured on a 5-D bimodal problem at nlive_low 50: the 30% mode
-            # got 42 effective samples, was merged, and stage 2 cost 8x a single run.
-            problems.append(f"stage 1 found {found} separated clusters, but {found - first.n_clusters} had too "
-                            "few effective samples for a flow and were merged, so one flow bridges separate "
-                            "modes and stage 2 can cost more than a single run (raise nlive_low, to about 20 "
-                            "per dimension)")
+            merged = (f"stage 1 found {found} separated clusters, but {found - first.n_clusters} had too few "
+                      "effective samples for a flow and were merged into the nearest, so one flow spans them")
+            if problems or diag["proposal_D_KL"] > 1.0:
+                # Measured on a 5-D bimodal problem at nlive_low 50 with one untempered
+                # flow: the 30% mode got 42 effective samples and was merged;
+                # D_KL(P || pi~) was 1.8 nats (0.8 with the modes kept), exp(-KL) of the
+                # flow alone a harmless-looking 0.53, and stage 2 cost 8x a single run.
+                problems.append(merged + f", and stage 2 had to compress D_KL = {diag['proposal_D_KL']:.1f} "
+                                "nats from its proposal (raise nlive_low, to about 20 per dimension)")
+            else:
+                # The demo's banana splits into arms that k-means calls clusters
+                # (D_KL about 0.5): merging them did no harm.
+                logger.info("two_stage: %s; stage 2 compressed only D_KL = %.2f nats from its proposal",
+                            merged, diag["proposal_D_KL"])
     diag["warnings"] = problems
     for p in problems:
         warnings.warn(f"two_stage: the flow looks poor: {p}; the evidence stays exact, "
@@ -191,12 +220,15 @@ def two_stage(loglikelihood, prior, *, sampler="dynesty", nlive_low=50, nlive_hi
         The original prior; the flow is trained in its cube.
     sampler : {"dynesty", "polychord"}
     nlive_low, nlive_high : int
-        Live points of the two stages.  For separated modes in five or more
-        dimensions use about 20 per dimension in stage 1: at 50, stage 1 of
-        a 5-D bimodal problem alone cost 57% of a single run, and its 30%
-        mode got few effective samples (with a single untempered flow it was
-        merged and stage 2 cost 8 times a single run; a warning says when a
-        mode is merged).
+        Live points of the two stages.  Stage 1 needs at least 2 ndim live
+        points in its smallest mode near its end (dynesty's smallest
+        ellipsoid cluster), so for separated, unequal modes in five or more
+        dimensions use about 20 per dimension: at 50, a 5-D bimodal problem
+        cost 18--25% of a single run over three seeds, while stage 1 with
+        ``dlogz=0.5`` alone had cost 57% (one seed), and with a single
+        untempered flow its 30% mode was merged and stage 2 cost 8 times a
+        single run.  A warning says when a merged cluster left stage 2 far
+        from its proposal.
     beta : float in [0, 1)
         Weight of the original prior in the stage-2 superposition.
     flow : {"piecewise", "maf"}
@@ -236,7 +268,10 @@ def two_stage(loglikelihood, prior, *, sampler="dynesty", nlive_low=50, nlive_hi
         Seeds both runs and the training.
     flow_options, low_options, high_options : dict, optional
         Passed to the flow's ``fit`` and to :func:`flowprior.run` for
-        each stage (overriding the stage-1 defaults).
+        each stage (overriding the stage-1 and stage-2 defaults,
+        ``STAGE1_DYNESTY_DEFAULTS`` and ``STAGE2_DEFAULTS``; for example
+        ``high_options={"precision_criterion": None}`` gives stage 2
+        dynesty's own stopping rule).
 
     Returns
     -------
@@ -284,8 +319,10 @@ def two_stage(loglikelihood, prior, *, sampler="dynesty", nlive_low=50, nlive_hi
         proposals += [_gaussian_fit(train, prior, f, labels) for f in inflations]
         weights += [gaussian_weight / len(inflations)] * len(inflations)
     rp = repartition(loglikelihood, prior, proposals, beta=beta, weights=weights)
-    high = run(rp.loglikelihood, rp.prior, sampler=sampler, nlive=nlive_high, seed=int(seeds[2]),
-               **(high_options or {}))
+    # dynesty's dynamic runs stop by their own rules.
+    high_opts = {} if (high_options or {}).get("dynamic") else dict(STAGE2_DEFAULTS)
+    high_opts.update(high_options or {})
+    high = run(rp.loglikelihood, rp.prior, sampler=sampler, nlive=nlive_high, seed=int(seeds[2]), **high_opts)
     diag = _diagnostics(low, high, q, flows, rp, prior)
     logger.info("two_stage: logZ = %.3f +- %.3f with %d + %d calls", high.logZ, high.logZerr,
                 low.ncall, high.ncall)

@@ -110,8 +110,18 @@ def test_two_stage_recovers_the_analytic_evidence_and_posterior():
                 + d["posterior_fraction_gaussian_branch"])
     assert branches == pytest.approx(1.0)
     assert d["posterior_fraction_flow_branch"] > 0.3
-    # exp(-KL(P || q)) <= 1, up to the Monte Carlo error of the estimate.
-    assert 0.2 < d["importance_ess_fraction"] < 1.1
+    # exp(-KL(P || q)) <= 1, up to the Monte Carlo error of the estimate: the
+    # stage-1 weighted mean of log(P/q) over its effective samples, and the
+    # stage-2 logZ it uses.
+    theta = tw.low.samples[list(BOX3.params)].to_numpy()
+    p = tw.low.samples.get_weights() / tw.low.samples.get_weights().sum()
+    log_ratio = (tw.low.samples.logL.to_numpy() + BOX3.log_prob(theta) - tw.logZ
+                 - tw.flow.log_prob(theta))[p > 0]
+    p = p[p > 0]
+    spread = np.sqrt(np.sum(p * (log_ratio - np.sum(p * log_ratio)) ** 2))
+    err = np.hypot(spread * np.sqrt(np.sum(p**2)), tw.logZerr)
+    assert np.log(d["importance_ess_fraction"]) == pytest.approx(-np.sum(p * log_ratio), abs=1e-9)
+    assert np.log(0.2) < np.log(d["importance_ess_fraction"]) < 3 * err
 
 
 def test_two_stage_recovers_a_bimodal_evidence_and_its_mode_weights():
@@ -137,12 +147,29 @@ def test_two_stage_warns_when_a_separated_mode_was_merged():
     from flowprior.problems import BimodalProblem
 
     problem = BimodalProblem(2, weights=(0.9, 0.1))
-    with pytest.warns(RuntimeWarning, match="had too few effective samples for a flow and were merged"):
+    with pytest.warns(RuntimeWarning, match="were merged into the nearest, so one flow spans them, and stage 2 "
+                                            "had to compress D_KL"):
         tw = fp.two_stage(problem.loglikelihood, problem.prior, nlive_low=50, nlive_high=100, seed=1, flow_beta=1.0,
                           flow_options={"hidden_layers": (8, 8), "number_networks": 2, "epochs": 20,
                                         "min_cluster_size": 150})
     assert tw.diagnostics["n_clusters_found"] == 2 and tw.diagnostics["n_clusters"] == 1
+    assert tw.diagnostics["proposal_D_KL"] > 1.0
     assert abs(tw.logZ - problem.logZ) < 3 * tw.logZerr
+
+
+def test_two_stage_only_logs_a_merge_that_did_no_harm(caplog):
+    import warnings
+
+    # One Gaussian cut in two by k-means and merged back: one flow on one mode.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        with caplog.at_level("INFO", logger="flowprior.two_stage"):
+            tw = fp.two_stage(gauss3, BOX3, nlive_low=50, nlive_high=100, seed=5,
+                              flow_options={"n_clusters": 2, "min_cluster_size": 10**6, "hidden_layers": (16, 16),
+                                            "number_networks": 2, "epochs": 100})
+    assert tw.diagnostics["n_clusters_found"] == 2 and tw.diagnostics["n_clusters"] == 1
+    assert tw.diagnostics["proposal_D_KL"] < 1.0 and tw.diagnostics["warnings"] == []
+    assert "were merged into the nearest, so one flow spans them; stage 2 compressed only" in caplog.text
 
 
 def test_two_stage_with_a_single_maf():
@@ -176,6 +203,27 @@ def test_two_stage_proposes_an_ensemble_of_flows_trained_on_the_tempered_posteri
     # the untempered stage-1 posterior would give a ratio near 1.
     ratio = np.diag(np.cov(theta.T)) / np.diag(COV)
     assert np.all((ratio > 1.5) & (ratio < 2.7)), ratio
+    assert abs(tw.logZ - TRUTH3) < 3 * tw.logZerr
+
+
+SMALL_TWO_STAGE = dict(nlive_low=40, nlive_high=100, flow="maf", n_flows=1, seed=2,
+                       flow_options={"hidden_layers": (8, 8), "number_networks": 2, "epochs": 20})
+
+
+def test_two_stage_stage2_stops_by_the_live_points_mean_evidence():
+    tw = fp.two_stage(gauss3, BOX3, **SMALL_TWO_STAGE)
+    raw, n = tw.high.raw, int(tw.high.raw["niter"])
+    # PolyChord's rule: the live points' evidence X <L~_live> just below 0.66 of the dead points'.
+    ratio = np.exp(raw["logvol"][n - 1] + np.log(np.mean(np.exp(raw["logl"][n:]))) - raw["logz"][n - 1])
+    assert 0.9 * 0.66 < ratio < 0.66
+    assert abs(tw.logZ - TRUTH3) < 3 * tw.logZerr
+    # dynesty's own rule (largest live likelihood) on the same stage 1, flow and stage-2 seed runs longer.
+    plain = fp.two_stage(gauss3, BOX3, high_options={"precision_criterion": None}, **SMALL_TWO_STAGE)
+    assert plain.high.raw["niter"] > n
+
+
+def test_two_stage_dynamic_stage2_keeps_its_own_stopping_rules():
+    tw = fp.two_stage(gauss3, BOX3, high_options={"dynamic": True, "maxbatch": 0}, **SMALL_TWO_STAGE)
     assert abs(tw.logZ - TRUTH3) < 3 * tw.logZerr
 
 

@@ -42,8 +42,8 @@ def _moment_errors(problem, samples, seed):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--problems", default="gauss-2,gauss-6,banana-4,bimodal-3")
-    parser.add_argument("--seeds", type=int, default=2)
+    parser.add_argument("--problems", default="gauss-2,gauss-6,banana-4,bimodal-3,bimodal-5")
+    parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--nlive-high", type=int, default=500)
     parser.add_argument("--nlive-low", type=int, default=50)
     parser.add_argument("--flow", default="piecewise", choices=["piecewise", "maf"])

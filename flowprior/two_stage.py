@@ -174,7 +174,8 @@ def _diagnostics(low, high, flow, flows, rp, prior):
                 # D_KL(P || pi~) was 1.8 nats (0.8 with the modes kept), exp(-KL) of the
                 # flow alone a harmless-looking 0.53, and stage 2 cost 8x a single run.
                 problems.append(merged + f", and stage 2 had to compress D_KL = {diag['proposal_D_KL']:.1f} "
-                                "nats from its proposal (raise nlive_low, to about 20 per dimension)")
+                                "nats from its proposal (raise nlive_low until the smallest mode holds about "
+                                "2 ndim live points)")
             else:
                 # The demo's banana splits into arms that k-means calls clusters
                 # (D_KL about 0.5): merging them did no harm.
@@ -220,15 +221,16 @@ def two_stage(loglikelihood, prior, *, sampler="dynesty", nlive_low=50, nlive_hi
         The original prior; the flow is trained in its cube.
     sampler : {"dynesty", "polychord"}
     nlive_low, nlive_high : int
-        Live points of the two stages.  Stage 1 needs at least 2 ndim live
-        points in its smallest mode near its end (dynesty's smallest
-        ellipsoid cluster), so for separated, unequal modes in five or more
-        dimensions use about 20 per dimension: at 50, a 5-D bimodal problem
-        cost 18--25% of a single run over three seeds, while stage 1 with
-        ``dlogz=0.5`` alone had cost 57% (one seed), and with a single
-        untempered flow its 30% mode was merged and stage 2 cost 8 times a
-        single run.  A warning says when a merged cluster left stage 2 far
-        from its proposal.
+        Live points of the two stages.  Near its end, stage 1 needs about
+        2 ndim live points in its smallest mode (dynesty's smallest
+        ellipsoid cluster); with fewer, one ellipsoid spans the modes and
+        stage 1's cost grows.  On a 5-D bimodal problem (weights 0.7/0.3) at
+        50, stage 1 was 9--16% of a single run over three seeds (57% with
+        ``dlogz=0.5``, the earlier stage-1 default), and the whole run
+        18--25%.  Raise ``nlive_low`` when the smallest mode holds less
+        posterior mass than about 2 ndim / ``nlive_low``; a warning says
+        when a cluster too small for its own flow was merged and left stage
+        2 far from its proposal.
     beta : float in [0, 1)
         Weight of the original prior in the stage-2 superposition.
     flow : {"piecewise", "maf"}

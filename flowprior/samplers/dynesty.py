@@ -17,7 +17,6 @@ estimate including them.
 import numpy as np
 
 from .._logsumexp import logsumexp
-
 from ..results import birth_contours, nested_samples
 
 __all__ = ["OPTIONS", "run_dynesty"]

@@ -58,9 +58,10 @@ The flow's tails.  Trained on a few hundred effective samples, a flow is
 too thin where it extrapolates: on a 6-D Gaussian it was :math:`e^{2.5}` too
 low at three posterior standard deviations, so the corrected likelihood
 peaked in a thin shell near the cube's faces, which ellipsoids bound poorly
-(stage-2 efficiency fell to 7%), and dynesty's stopping rule
-(:math:`\mathcal{L}_\max X`) keeps stage 2 running until it has compressed
-onto such peaks.  Two defaults address the two causes:
+(stage-2 efficiency fell to 7%), and dynesty's own stopping rule
+(:math:`\mathcal{L}_\max X`, before the stage-2 default above) kept stage 2
+running until it had compressed onto such peaks.  Two defaults address the
+flow's part:
 
 * ``flow_beta`` = 0.7: the flows are trained on the stage-1 dead points
   reweighted to the posterior tempered towards the prior,
@@ -321,9 +322,10 @@ def two_stage(loglikelihood, prior, *, sampler="dynesty", nlive_low=50, nlive_hi
         proposals += [_gaussian_fit(train, prior, f, labels) for f in inflations]
         weights += [gaussian_weight / len(inflations)] * len(inflations)
     rp = repartition(loglikelihood, prior, proposals, beta=beta, weights=weights)
+    high_options = dict(high_options or {})
     # dynesty's dynamic runs stop by their own rules.
-    high_opts = {} if (high_options or {}).get("dynamic") else dict(STAGE2_DEFAULTS)
-    high_opts.update(high_options or {})
+    high_opts = {} if high_options.get("dynamic") else dict(STAGE2_DEFAULTS)
+    high_opts.update(high_options)
     high = run(rp.loglikelihood, rp.prior, sampler=sampler, nlive=nlive_high, seed=int(seeds[2]), **high_opts)
     diag = _diagnostics(low, high, q, flows, rp, prior)
     logger.info("two_stage: logZ = %.3f +- %.3f with %d + %d calls", high.logZ, high.logZerr,

@@ -5,6 +5,7 @@ import pytest
 
 import flowprior as fp
 from flowprior.problems import LinearGaussianPair
+from .nested_checks import Z_TOL, assert_within
 
 TINY_FLOW = dict(hidden_layers=(16, 16), number_networks=2, epochs=100, patience=15)
 
@@ -39,12 +40,16 @@ def test_inputs_take_logZ_and_its_error_from_the_samples(runs, likelihoods):
         assert likelihoods[X].n_flows == 3
 
 
-def test_joint_evidence_matches_the_analytic_answer(pair, joint_run):
+def test_joint_evidence_matches_the_analytic_answer(pair, likelihoods, joint_run):
     j, res = joint_run
     ev = j.evidence(res)
     assert ev.density_err > 0 and ev.inputs_err > 0 and ev.sampling_err == res.logZerr
     assert ev.logZerr == pytest.approx(np.sqrt(ev.sampling_err**2 + ev.density_err**2 + ev.inputs_err**2))
-    assert abs(ev.logZ - pair.logZ["AB"]) < 3 * ev.logZerr
+    assert_within(ev.logZ, pair.logZ["AB"], ev.logZerr)
+    # The inputs' evidences enter log Z_AB additively and dominate its error (0.3 of 0.34 nats); what the
+    # joint analysis itself computes, the overlap of the flows, is checked against its own error alone.
+    inputs_off = sum(likelihoods[X].logZ - pair.logZ[X] for X in "AB")
+    assert_within(ev.logZ - inputs_off, pair.logZ["AB"], np.hypot(ev.sampling_err, ev.density_err))
 
 
 def test_joint_posterior_matches_the_analytic_one(pair, joint_run):
@@ -57,7 +62,7 @@ def test_joint_posterior_matches_the_analytic_one(pair, joint_run):
     ess = w.sum() ** 2 / np.sum(w**2)
     # Sampling error of a weighted mean is sd / sqrt(ESS); flows trained on
     # ~1,000 effective samples add a bias of a few percent of sd.
-    assert np.all(np.abs(mean - pair.joint_mean) < 3 * sd / np.sqrt(ess) + 0.1 * sd)
+    assert np.all(np.abs(mean - pair.joint_mean) < Z_TOL * sd / np.sqrt(ess) + 0.1 * sd)
     np.testing.assert_allclose(cov / np.outer(sd, sd), pair.joint_cov / np.outer(sd, sd), atol=0.15)
 
 

@@ -16,8 +16,9 @@ and the posterior is :math:`f` itself, which can be sampled directly.
 * :class:`BananaProblem`: a volume-preserving twist of a Gaussian,
   :math:`y_1 = x_1,\ y_k = x_k - b(x_1^2 - 0.01)`: unit Jacobian, so the
   twisted density still integrates to one.
-* :class:`BimodalProblem`: two Gaussians with unequal weights, centred at
-  :math:`\mp 1` in every coordinate.
+* :class:`MixtureProblem`: Gaussians with given means, covariances and
+  weights; :class:`BimodalProblem` is two of them with unequal weights,
+  centred at :math:`\mp 1` in every coordinate.
 * :class:`LinearGaussianPair`: two experiments sharing core parameters, each
   with correlated nuisance parameters; the evidences of each and of the
   joint analysis, and the joint posterior, are analytic.
@@ -28,7 +29,7 @@ from scipy.stats import multivariate_normal
 
 from .priors import UniformPrior
 
-__all__ = ["GaussianProblem", "BananaProblem", "BimodalProblem", "LinearGaussianPair"]
+__all__ = ["GaussianProblem", "BananaProblem", "MixtureProblem", "BimodalProblem", "LinearGaussianPair", "named", "NAMES"]
 
 
 def _correlation_cov(ndims, seed, sd=0.1):
@@ -89,26 +90,98 @@ class BananaProblem(_Problem):
         return x
 
 
-class BimodalProblem(_Problem):
-    """Two Gaussians with weights ``weights`` (see module docs)."""
+class MixtureProblem(_Problem):
+    r"""A mixture of correlated Gaussians with weights :math:`w_k` (see module docs).
 
-    def __init__(self, ndims, *, weights=(0.7, 0.3), half_width=10.0):
-        super().__init__(ndims, half_width)
-        self.weights = np.asarray(weights, dtype=np.float64)
-        self.means = [np.full(self.ndims, -1.0), np.full(self.ndims, 1.0)]
-        self.covs = [_correlation_cov(self.ndims, 200 + self.ndims), _correlation_cov(self.ndims, 300 + self.ndims)]
+    .. math::
+
+        \mathcal{L}(\theta) = \sum_k w_k\, \mathcal{N}(\theta;\, \mu_k, \Sigma_k),
+
+    normalised, so :math:`Z = (2h)^{-d}` as for every problem here; the
+    posterior mass of mode :math:`k` is :math:`w_k`.
+
+    Parameters
+    ----------
+    means : array_like, shape ``(K, ndims)``
+    covs : array_like, shape ``(K, ndims, ndims)``
+    weights : array_like, shape ``(K,)``
+        Normalised here.
+    half_width : float
+    """
+
+    def __init__(self, means, covs, weights, *, half_width=10.0):
+        means = np.atleast_2d(np.asarray(means, dtype=np.float64))
+        super().__init__(means.shape[1], half_width)
+        w = np.asarray(weights, dtype=np.float64)
+        self.weights = w / w.sum()
+        self.means = list(means)
+        self.covs = [np.asarray(c, dtype=np.float64) for c in covs]
+        if not len(self.means) == len(self.covs) == len(self.weights):
+            raise ValueError(f"expected as many means, covs and weights; got {len(self.means)}, "
+                             f"{len(self.covs)} and {len(self.weights)}")
         self._mvns = [multivariate_normal(m, c) for m, c in zip(self.means, self.covs)]
+        self._log_w = np.log(self.weights)
+
+    def mode_log_densities(self, theta):
+        """``log w_k + log N_k(theta)``, shape ``(n, K)``: which mode a point belongs to."""
+        t = np.atleast_2d(np.asarray(theta, dtype=np.float64))
+        return np.column_stack([lw + m.logpdf(t) for lw, m in zip(self._log_w, self._mvns)])
 
     def loglikelihood(self, theta):
-        a, c = (np.log(w) + m.logpdf(theta) for w, m in zip(self.weights, self._mvns))
-        return float(np.logaddexp(a, c))
+        return float(np.logaddexp.reduce(self.mode_log_densities(theta)[0]))
 
     def posterior_sample(self, n, seed=None):
         rng = np.random.default_rng(seed)
-        k = rng.random(int(n)) < self.weights[0]
-        a = rng.multivariate_normal(self.means[0], self.covs[0], size=int(n))
-        c = rng.multivariate_normal(self.means[1], self.covs[1], size=int(n))
-        return np.where(k[:, None], a, c)
+        k = rng.choice(len(self.weights), size=int(n), p=self.weights)
+        out = np.empty((int(n), self.ndims))
+        for j, (m, c) in enumerate(zip(self.means, self.covs)):
+            rows = k == j
+            out[rows] = rng.multivariate_normal(m, c, size=int(rows.sum()))
+        return out
+
+
+class BimodalProblem(MixtureProblem):
+    """Two Gaussians centred at -1 and +1 in every coordinate, with weights ``weights``."""
+
+    def __init__(self, ndims, *, weights=(0.7, 0.3), half_width=10.0):
+        ndims = int(ndims)
+        super().__init__([np.full(ndims, -1.0), np.full(ndims, 1.0)],
+                         [_correlation_cov(ndims, 200 + ndims), _correlation_cov(ndims, 300 + ndims)],
+                         weights, half_width=half_width)
+
+
+def _unequal(ndims):
+    # The 25 % mode is 0.7 times as wide: 17 % of the prior volume where the modes part, so stage 1 at
+    # nlive 50 holds only a few live points in it and loses it on some seeds.
+    return MixtureProblem([np.full(ndims, -1.0), np.full(ndims, 1.0)],
+                          [_correlation_cov(ndims, 205), 0.49 * _correlation_cov(ndims, 305)], [0.75, 0.25])
+
+
+def _trimodal(ndims):
+    third = np.where(np.arange(ndims) % 2 == 0, 1.0, -1.0)
+    return MixtureProblem([np.full(ndims, -1.0), np.full(ndims, 1.0), third],
+                          [_correlation_cov(ndims, 400 + k) for k in range(3)], [0.6, 0.3, 0.1])
+
+
+#: The families :func:`named` knows, ``name-d`` with ``d`` the dimension.
+NAMES = {
+    "gauss": GaussianProblem,
+    "banana": BananaProblem,
+    "bimodal": BimodalProblem,
+    "unequal": _unequal,
+    "trimodal": _trimodal,
+    "pair": lambda d: BimodalProblem(d, weights=(0.75, 0.25)),
+}
+
+
+def named(spec):
+    """A problem by name, ``"family-d"``: ``gauss``, ``banana``, ``bimodal`` (0.7 / 0.3), ``unequal``
+    (0.75 / 0.25, the minor mode 0.7 times as wide), ``trimodal`` (0.6 / 0.3 / 0.1) or ``pair``
+    (0.75 / 0.25, equal widths); for example ``named("unequal-5")``."""
+    name, _, d = str(spec).partition("-")
+    if name not in NAMES or not d.isdigit() or int(d) < 1:
+        raise ValueError(f"expected a problem name family-d with family in {sorted(NAMES)}; got {spec!r}")
+    return NAMES[name](int(d))
 
 
 class LinearGaussianPair:

@@ -34,6 +34,9 @@ class RunResult:
         Seconds.
     raw : object
         The sampler's own result object.
+    stopped_by : str
+        The rule that ended the run: ``"precision_criterion"``,
+        ``"min_efficiency"`` or ``"the sampler's own rules"``.
     """
 
     samples: object
@@ -43,6 +46,7 @@ class RunResult:
     sampler: str
     wall_time: float
     raw: object = field(default=None, repr=False)
+    stopped_by: str = "the sampler's own rules"
 
 
 def birth_contours(logL, nlive):

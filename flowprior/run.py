@@ -49,7 +49,8 @@ def run(loglikelihood, prior, *, sampler="dynesty", nlive=500, seed=None, npool=
     -------
     RunResult
         ``samples`` (anesthetic NestedSamples), ``logZ``, ``logZerr``,
-        ``ncall`` (counted by flowprior), ``sampler``, ``wall_time``, ``raw``.
+        ``ncall`` (counted by flowprior), ``sampler``, ``wall_time``, ``raw``,
+        ``stopped_by``.
 
     Examples
     --------
@@ -82,7 +83,7 @@ def run(loglikelihood, prior, *, sampler="dynesty", nlive=500, seed=None, npool=
             from .samplers.dynesty import run_dynesty as adapter
         else:
             from .samplers.polychord import run_polychord as adapter
-        samples, raw = adapter(counted, prior, nlive=nlive, seed=seed, options=sampler_options)
+        samples, raw, info = adapter(counted, prior, nlive=nlive, seed=seed, options=sampler_options)
     finally:
         if pool is not None:
             pool.close()
@@ -93,4 +94,4 @@ def run(loglikelihood, prior, *, sampler="dynesty", nlive=500, seed=None, npool=
     logger.info("%s: logZ = %.3f +- %.3f with %d likelihood calls in %.1f s",
                 sampler, logZ, logZerr, counted.ncall, wall)
     return RunResult(samples=samples, logZ=logZ, logZerr=logZerr, ncall=counted.ncall,
-                     sampler=sampler, wall_time=wall, raw=raw)
+                     sampler=sampler, wall_time=wall, raw=raw, stopped_by=info["stopped_by"])

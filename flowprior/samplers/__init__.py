@@ -2,8 +2,9 @@
 
 Each adapter takes ``(loglikelihood, prior, nlive, seed, options)``, where
 ``loglikelihood`` is already wrapped for counting, and returns
-``(samples, raw)``: anesthetic NestedSamples with columns named by
-``prior.params``, and the sampler's own result object.
+``(samples, raw, info)``: anesthetic NestedSamples with columns named by
+``prior.params``, the sampler's own result object, and a dict whose
+``stopped_by`` names the rule that ended the run.
 """
 
 SAMPLERS = ("dynesty", "polychord")

@@ -10,7 +10,19 @@ same with the *largest* live likelihood in place of the mean
 (:math:`p = e^\Delta - 1`); it keeps a run going until it has compressed onto
 its highest peak even when that peak holds almost no evidence.  With both
 given, the run stops when either holds.
-The final live points are added in both cases, so the evidence is the usual
+
+``min_efficiency`` (static runs) stops a run once its last ``nlive``
+iterations needed more than ``1 / min_efficiency`` likelihood calls each and
+``stop_check(live_u, live_logl)``, if given, returns True (it is asked at most
+once every ``nlive`` iterations).  With few live points, dynesty gives no
+ellipsoid of its own to a mode holding fewer than ``2 ndim`` of them; one
+ellipsoid then spans the modes and its efficiency collapses (a 5-D bimodal
+run at ``nlive=50`` spent 62k calls, most of them in its last iterations).
+A run that only has to find the modes can stop there and let each be run on
+its own (:func:`flowprior.modes.recover_lost_modes`); ``stop_check`` tells
+that case from a curved posterior's, which collapses as well.
+
+The final live points are added in every case, so the evidence is the usual
 estimate including them.
 """
 
@@ -25,7 +37,8 @@ __all__ = ["OPTIONS", "run_dynesty"]
 _INIT = ("bound", "sample", "walks", "slices", "bootstrap", "enlarge", "update_interval",
          "first_update", "facc")
 #: Options passed to ``run_nested``.
-_RUN_STATIC = ("dlogz", "maxiter", "maxcall", "print_progress", "precision_criterion")
+_RUN_STATIC = ("dlogz", "maxiter", "maxcall", "print_progress", "precision_criterion", "min_efficiency",
+               "stop_check")
 _RUN_DYNAMIC = ("dlogz_init", "nlive_batch", "maxbatch", "maxiter", "maxcall", "use_stop",
                 "wt_kwargs", "print_progress")
 OPTIONS = tuple(sorted(set(_INIT + _RUN_STATIC + _RUN_DYNAMIC + ("dynamic", "pool", "queue_size"))))
@@ -51,14 +64,21 @@ def run_dynesty(loglikelihood, prior, *, nlive, seed, options):
     precision = run_kwargs.pop("precision_criterion", None)
     if precision is not None and not (np.isfinite(precision) and precision > 0.0):
         raise ValueError(f"expected precision_criterion > 0; got {precision}")
+    min_eff = run_kwargs.pop("min_efficiency", None)
+    if min_eff is not None and not (np.isfinite(min_eff) and 0.0 < min_eff < 1.0):
+        raise ValueError(f"expected 0 < min_efficiency < 1; got {min_eff}")
+    stop_check = run_kwargs.pop("stop_check", None)
+    if stop_check is not None and not callable(stop_check):
+        raise TypeError(f"expected a callable stop_check; got {type(stop_check).__name__}")
     rstate = np.random.default_rng(seed)
     cls = dynesty.DynamicNestedSampler if dynamic else dynesty.NestedSampler
     sampler = cls(loglikelihood, prior.prior_transform, prior.ndims, nlive=nlive, rstate=rstate,
                   **init_kwargs)
-    if precision is None:
+    stopped_by = "the sampler's own rules"
+    if precision is None and min_eff is None:
         sampler.run_nested(**run_kwargs)
     else:
-        _run_to_precision(sampler, precision, run_kwargs)
+        stopped_by = _run_to_precision(sampler, precision, run_kwargs, min_eff, nlive, stop_check)
     res = sampler.results
     if dynamic:
         nlive_seq = res.samples_n
@@ -67,17 +87,30 @@ def run_dynesty(loglikelihood, prior, *, nlive, seed, options):
         n, total = int(res.nlive), len(res.logl)
         nlive_seq = np.r_[np.full(total - n, n), np.arange(n, 0, -1)]
     birth = birth_contours(res.logl, nlive_seq)
-    return nested_samples(res.samples, res.logl, prior.params, logL_birth=birth), res
+    return nested_samples(res.samples, res.logl, prior.params, logL_birth=birth), res, {"stopped_by": stopped_by}
 
 
-def _run_to_precision(sampler, precision, run_kwargs):
-    """Static run stopped by PolyChord's criterion (or by dynesty's own, if given)."""
-    log_precision = np.log(precision)
+def _run_to_precision(sampler, precision, run_kwargs, min_efficiency, nlive, stop_check=None):
+    """Static run stopped by PolyChord's criterion, low efficiency or dynesty's own rules."""
     dlogz = run_kwargs.get("dlogz")
+    if dlogz is None and precision is None:
+        dlogz = 1e-3 * (nlive - 1) + 0.01  # dynesty's own default for run_nested
+    calls, stopped_by, checked = [], "the sampler's own rules", -nlive
     for it in sampler.sample(maxiter=run_kwargs.get("maxiter"), maxcall=run_kwargs.get("maxcall"),
                              dlogz=dlogz, add_live=False):
-        # it.logvol and it.logz (the dead points' evidence) are after this iteration's dead point.
-        log_live = it.logvol + logsumexp(sampler.live_logl) - np.log(len(sampler.live_logl))
-        if log_live - it.logz < log_precision:
-            break
+        if precision is not None:
+            # it.logvol and it.logz (the dead points' evidence) are after this iteration's dead point.
+            log_live = it.logvol + logsumexp(sampler.live_logl) - np.log(len(sampler.live_logl))
+            if log_live - it.logz < np.log(precision):
+                stopped_by = "precision_criterion"
+                break
+        if min_efficiency is not None:
+            calls.append(it.nc)
+            n = len(calls)
+            if n >= nlive and nlive / sum(calls[-nlive:]) < min_efficiency and n - checked >= nlive:
+                checked = n
+                if stop_check is None or stop_check(np.array(sampler.live_u), np.array(sampler.live_logl)):
+                    stopped_by = "min_efficiency"
+                    break
     sampler.add_final_live(print_progress=False)
+    return stopped_by

@@ -53,4 +53,4 @@ def run_polychord(loglikelihood, prior, *, nlive, seed, options):
         loglikelihood, prior.ndims, nlive=nlive, prior=prior.prior_transform,
         paramnames=[(p, p) for p in prior.params], **options,
     )
-    return samples, samples
+    return samples, samples, {"stopped_by": "the sampler's own rules"}

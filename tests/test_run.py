@@ -11,7 +11,7 @@ import flowprior as fp
 from flowprior.results import birth_contours, logZ_error
 
 from . import polychord_standin
-from .nested_checks import live_to_dead_evidence_ratio
+from .nested_checks import Z_TOL, assert_calibrated, assert_within, live_to_dead_evidence_ratio
 
 BOX = fp.UniformPrior([-5.0, -5.0], [5.0, 5.0], params=["a", "b"])
 MU_L = np.array([0.5, -0.3])
@@ -36,15 +36,15 @@ def polychord(monkeypatch):
     return polychord_standin
 
 
-def within_3_sigma(res, truth):
-    assert abs(res.logZ - truth) < 3 * res.logZerr, (res.logZ, res.logZerr, truth)
+def within_tolerance(res, truth):
+    assert_within(res.logZ, truth, res.logZerr)
 
 
 @pytest.mark.parametrize("dynamic", [False, True])
 def test_dynesty_analytic_evidence(dynamic):
     opts = {"dynamic": True, "maxbatch": 1} if dynamic else {}
     res = fp.run(gaussian_loglike, BOX, nlive=150, seed=1, **opts)
-    within_3_sigma(res, TRUTH_BOX)
+    within_tolerance(res, TRUTH_BOX)
     assert res.sampler == "dynesty" and res.wall_time > 0
     assert list(res.samples.columns.get_level_values(0)[:2]) == ["a", "b"]
     assert {"logL", "logL_birth", "nlive"} <= set(res.samples.columns.get_level_values(0))
@@ -52,7 +52,7 @@ def test_dynesty_analytic_evidence(dynamic):
 
 def test_polychord_standin_analytic_evidence(polychord):
     res = fp.run(gaussian_loglike, BOX, sampler="polychord", nlive=100, seed=2)
-    within_3_sigma(res, TRUTH_BOX)
+    within_tolerance(res, TRUTH_BOX)
     assert polychord.CALLS["prior_shapes"] == {(2,)}  # one point at a time
 
 
@@ -67,13 +67,13 @@ def flow_truth(flow2):
 def test_dynesty_with_flow_prior(flow2, flow_truth):
     truth, mc_err = flow_truth
     res = fp.run(wide_loglike, flow2, nlive=150, seed=4)
-    assert abs(res.logZ - truth) < 3 * np.hypot(res.logZerr, mc_err)
+    assert_within(res.logZ, truth, np.hypot(res.logZerr, mc_err))
 
 
 def test_polychord_standin_with_flow_prior(flow2, flow_truth, polychord):
     truth, mc_err = flow_truth
     res = fp.run(wide_loglike, flow2, sampler="polychord", nlive=100, seed=5)
-    assert abs(res.logZ - truth) < 3 * np.hypot(res.logZerr, mc_err)
+    assert_within(res.logZ, truth, np.hypot(res.logZerr, mc_err))
 
 
 def test_ncall_counts_every_call_exactly():
@@ -103,8 +103,8 @@ def serial_flow_run(flow2):
 def test_pool_matches_serial_within_errors(flow2, flow_truth, serial_flow_run, start_method):
     truth, mc_err = flow_truth
     res = fp.run(wide_loglike, flow2, nlive=100, seed=8, npool=2, start_method=start_method)
-    assert abs(res.logZ - serial_flow_run.logZ) < 3 * np.hypot(res.logZerr, serial_flow_run.logZerr)
-    assert abs(res.logZ - truth) < 3 * np.hypot(res.logZerr, mc_err)
+    assert_within(res.logZ, serial_flow_run.logZ, np.hypot(res.logZerr, serial_flow_run.logZerr))
+    assert_within(res.logZ, truth, np.hypot(res.logZerr, mc_err))
     # Calls in the workers are counted too: every dead point cost at least one.
     assert res.ncall >= len(res.samples)
 
@@ -161,13 +161,63 @@ def test_dynesty_precision_criterion_stops_when_live_points_hold_that_fraction(p
     # At the stop, the live points hold Z_live = X <L_live> < p Z_dead, and
     # not much less (one iteration shrinks X by 0.5%).
     assert 0.9 * precision < live_to_dead_evidence_ratio(res.raw) < precision
-    within_3_sigma(res, TRUTH_BOX)
+    within_tolerance(res, TRUTH_BOX)
 
 
 def test_dynesty_precision_criterion_stops_earlier_than_dlogz():
     default = fp.run(gaussian_loglike, BOX, nlive=200, seed=15)
     loose = fp.run(gaussian_loglike, BOX, nlive=200, seed=15, precision_criterion=0.66)
     assert loose.raw["niter"] < default.raw["niter"]
+
+
+@pytest.mark.slow
+def test_dynesty_error_bars_cover_the_truth_over_many_seeds():
+    z = [(r.logZ - TRUTH_BOX) / r.logZerr for r in (fp.run(gaussian_loglike, BOX, nlive=100, seed=100 + s)
+                                                    for s in range(20))]
+    assert_calibrated(z)
+
+
+def bimodal_loglike(theta):
+    return float(np.logaddexp(np.log(0.5) + multivariate_normal.logpdf(theta, [-3.0, -3.0], 0.01 * np.eye(2)),
+                              np.log(0.5) + multivariate_normal.logpdf(theta, [3.0, 3.0], 0.01 * np.eye(2))))
+
+
+def test_min_efficiency_stops_a_run_when_the_check_agrees():
+    asked = []
+
+    def check(live_u, live_logl):
+        asked.append((live_u.shape, live_logl.shape))
+        return True
+
+    full = fp.run(bimodal_loglike, BOX, nlive=30, seed=16, bound="multi", bootstrap=0, enlarge=1.25)
+    res = fp.run(bimodal_loglike, BOX, nlive=30, seed=16, bound="multi", bootstrap=0, enlarge=1.25,
+                 min_efficiency=0.3, stop_check=check)
+    assert res.stopped_by == "min_efficiency" and full.stopped_by == "the sampler's own rules"
+    assert asked == [((30, 2), (30,))] and res.ncall < full.ncall
+    # Stopped early, the run still ends with its live points: a usable (rougher) evidence.
+    assert res.samples.nlive.to_numpy()[-1] == 1
+
+
+def test_min_efficiency_does_not_stop_a_run_the_check_refuses():
+    asked = []
+    res = fp.run(bimodal_loglike, BOX, nlive=30, seed=16, bound="multi", bootstrap=0, enlarge=1.25,
+                 min_efficiency=0.3, stop_check=lambda u, logl: asked.append(1) and False)
+    full = fp.run(bimodal_loglike, BOX, nlive=30, seed=16, bound="multi", bootstrap=0, enlarge=1.25)
+    assert res.stopped_by == "the sampler's own rules" and len(asked) >= 1
+    # Asked at most once every nlive iterations.
+    assert len(asked) <= res.raw["niter"] / 30 + 1
+    assert res.logZ == pytest.approx(full.logZ, abs=1.0)
+
+
+@pytest.mark.parametrize("bad", [0.0, 1.0, np.nan])
+def test_bad_min_efficiency_raises(bad):
+    with pytest.raises(ValueError, match="expected 0 < min_efficiency < 1; got"):
+        fp.run(gaussian_loglike, BOX, nlive=50, min_efficiency=bad)
+
+
+def test_bad_stop_check_raises():
+    with pytest.raises(TypeError, match="expected a callable stop_check; got int"):
+        fp.run(gaussian_loglike, BOX, nlive=50, min_efficiency=0.1, stop_check=3)
 
 
 # --- errors ----------------------------------------------------------------------

@@ -1,103 +1,72 @@
-r"""Two-stage nested sampling: a cheap run, a flow on its posterior, an exact run.
+r"""Two-stage nested sampling: a cheap run, a proposal from its posterior, an exact run.
 
-1. Stage 1 runs the original problem at low ``nlive``.  Only its samples
-   matter: its evidence may be rough.
-2. A flow is trained on the stage-1 posterior, in the cube of the original
-   prior (so its support is the prior's): a :class:`~flowprior.PiecewiseMAF`
-   by default, which is one MAF unless the samples form separated clusters.
-3. Stage 2 runs the repartitioned problem
+1. Stage 1 runs the original problem at low ``nlive``.
+2. Modes that stage 1 left while they still rose are found in its history
+   and sampled again by local runs (:func:`flowprior.modes.recover_lost_modes`).
+3. The stage-1 posterior (and the recovered modes) is clustered; each
+   cluster gets flows (if it has enough effective samples) and defensive
+   Gaussians (:class:`~flowprior.proposals.CubeGaussian`), and every
+   cluster at least a floor share of the proposal, whatever weight stage 1
+   gave it.
+4. Stage 2 runs the repartitioned problem
    (:func:`~flowprior.repartition`, superposition weight ``beta``) at
-   ``nlive_high``.  Its evidence and posterior are those of the original
-   problem, whatever the flow's quality; a good flow makes it cheaper.
+   ``nlive_high``.
 
-Proposals.  A flow trained on a low-nlive run has thin tails: where it
-under-covers the posterior, the corrected likelihood rises (up to
-:math:`\mathcal{L}/\beta`) and stage 2 must find those places.  The default
-adds defensive Gaussians fitted to the stage-1 posterior (one per cluster),
-with covariances inflated 4 and 25 times (2 and 5 standard deviations), at
-10% of the proposal weight each (``gaussian_weight``, ``gaussian_inflation``).
-A single 4-times Gaussian at 20% was cheapest on Gaussians but let one 4-D
-banana run spend 66k stage-2 calls chasing the likelihood ratio in a curved
-arm the flow and the Gaussian both missed (9k with the two scales); see
-``docs/two_stage.rst`` for the measurements.
+Stage 2's evidence is the original problem's,
 
-Flows are trained on standardised data (:func:`flowprior.training.train_maf`):
-without it, the stage-1 flow for a posterior of width 0.1 in a box of width
-20 was poor (exp(-KL) of 0.01 on a 4-D banana) and stage 2 took twice the calls.
+.. math::
 
-Default sampler settings (dynesty).  Stage 1: ``bound="multi"``,
-``bootstrap=0``, ``enlarge=1.25``, ``first_update={"min_eff": 20}``: at low
-nlive dynesty's bootstrapped ellipsoid expansion was measured to waste most
-of the stage-1 budget (a 6-D banana at nlive 100 took 174k calls; with a
-fixed enlargement 5.6k), and building bounds from 20% efficiency rather than
-10% saved another 15--30% of stage-1 calls (banana-4, gauss-6, bimodal-3).
-``dlogz=1.5`` (dynesty's default is 0.059 at nlive 50) stops stage 1 once the
-live points hold less than about 78% of the evidence (bounded with the
-largest live likelihood): the last live points are still added to its
-samples, and only its evidence, which nothing uses, is rougher.  Stage 1
-ends in the posterior's bulk, where a mode holding fewer than 2 ndim live
-points cannot have an ellipsoid of its own (dynesty's rule), so one
-ellipsoid spans the modes and sampling from it collapses: on a 5-D bimodal
-problem stage 1 spent 18,600 of its 23,924 calls in its last 100 iterations
-at ``dlogz=0.5``, against 6,621 calls in all at 1.5, with the same or lower
-stage-2 cost on gauss-6, banana-4 and bimodal-3.  Stage 2 (both samplers):
-``precision_criterion=0.66``, PolyChord's stopping rule (the dynesty adapter
-implements it too): stop once the live points' evidence by their *mean*
-likelihood, :math:`X\langle\tilde{\mathcal{L}}\rangle_\mathrm{live}`, is below
-0.66 of the dead points'.  That is the tolerance of dynesty's own default at
-nlive 500 (``dlogz=0.509``, and :math:`e^{0.509} - 1 = 0.66`), but dynesty
-applies it to the *largest* live likelihood.  With a proposal close to the
-posterior, :math:`\tilde{\mathcal{L}}` is nearly flat apart from a few peaks
-where the proposal is short.  The largest-likelihood rule keeps stage 2
-compressing onto those peaks, which hold almost none of the evidence, while
-its efficiency falls with :math:`X` (to 3% on the demo's banana: 32,783
-stage-2 calls against 3,107).  The final live points are added either way,
-so the evidence is the usual nested-sampling estimate.
+    \tilde\pi = \beta\pi + (1-\beta)\,q, \qquad
+    \tilde{\mathcal{L}} = \mathcal{L}\,\pi/\tilde\pi, \qquad
+    \int\tilde{\mathcal{L}}\tilde\pi = \int\mathcal{L}\pi,
 
-The flow's tails.  Trained on a few hundred effective samples, a flow is
-too thin where it extrapolates: on a 6-D Gaussian it was :math:`e^{2.5}` too
-low at three posterior standard deviations, so the corrected likelihood
-peaked in a thin shell near the cube's faces, which ellipsoids bound poorly
-(stage-2 efficiency fell to 7%), and dynesty's own stopping rule
-(:math:`\mathcal{L}_\max X`, before the stage-2 default above) kept stage 2
-running until it had compressed onto such peaks.  Two defaults address the
-flow's part:
-
-* ``flow_beta`` = 0.7: the flows are trained on the stage-1 dead points
-  reweighted to the posterior tempered towards the prior,
-  :math:`w_i \propto \mathcal{L}_i^{0.7}\,\Delta X_i`.  The target is wider and
-  has more effective samples, and it reaches into places (the tip of a
-  banana's arm) that the posterior's few hundred effective samples miss.
-* ``n_flows`` = 3: three flows trained with different seeds share the flow
-  weight.  Where each extrapolates, its deficit falls in a different place;
-  their average is short only where all are.
-
-On nine benchmark runs (gauss-6, banana-4, bimodal-3, three seeds each) these
-brought the worst run from 41.5% of a single run's calls to 24.0%; the
-earlier default, the trained flow widened by ``flow_scale`` = 1.2
-(:meth:`flowprior.MAF.widened`), is still an option.  See
-``docs/two_stage.rst`` for the measurements.
+but a nested sampler finds only the mass its live points can reach.  Where
+:math:`q` has (almost) nothing, :math:`\tilde\pi \approx \beta\pi`, and a
+mode there holds a fraction of the stage-2 prior volume as small as in the
+original problem: stage 2 cannot find it.  The answer is then low, with an
+error bar that knows nothing of it.  Hence steps 2 and 3, and the
+diagnostics (``docs/two_stage.rst``): a ``RuntimeWarning`` whenever the
+stage-2 posterior holds mass where only the original prior proposed points,
+whenever stage 1 lost a mode (so its mode finding was at its limit), and
+whenever the proposal under-weighted a cluster badly.  A mode that stage 1
+never held two live points in leaves no trace; two-stage cannot find it, any
+more than a single run at ``nlive_low`` could.
 """
 
+import inspect
 import logging
 import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from .piecewise import PiecewiseMAF
+from ._logsumexp import logsumexp
+from .data import effective_sample_size
+from .flow import MAF
+from .modes import SeparatedModes, recover_lost_modes
+from .piecewise import PiecewiseMAF, cluster
 from .priors import Prior
+from .proposals import fit_cube_gaussian
 from .repartition import Mixture, repartition
 from .run import run
+from .samplers import SAMPLERS
 
-__all__ = ["TwoStageResult", "two_stage", "STAGE1_DYNESTY_DEFAULTS", "STAGE2_DEFAULTS"]
+__all__ = ["TwoStageResult", "two_stage", "STAGE1_DYNESTY_DEFAULTS", "STAGE1_POLYCHORD_DEFAULTS",
+           "STAGE2_DEFAULTS"]
 
 logger = logging.getLogger(__name__)
 
+#: Stage-1 options for dynesty (measurements in ``docs/two_stage.rst``).
 STAGE1_DYNESTY_DEFAULTS = {"bound": "multi", "bootstrap": 0, "enlarge": 1.25, "first_update": {"min_eff": 20.0},
-                           "dlogz": 1.5}
-#: Stage-2 options for either sampler (see the module docs).
+                           "dlogz": 1.5, "min_efficiency": 0.1}
+#: Stage-1 options for PolyChord (measurements in ``docs/two_stage.rst``).
+STAGE1_POLYCHORD_DEFAULTS = {"precision_criterion": 0.5}
+#: Stage-2 options for either sampler: PolyChord's stopping rule on the mean live likelihood.
 STAGE2_DEFAULTS = {"precision_criterion": 0.66}
+
+FLOWS = ("piecewise", "maf")
+#: Keys of ``flow_options`` that choose the clusters rather than train a flow.
+_CLUSTER_KEYS = ("n_clusters", "max_clusters", "min_silhouette", "min_cluster_size")
 
 
 @dataclass(frozen=True)
@@ -106,7 +75,8 @@ class TwoStageResult:
 
     ``logZ``, ``logZerr`` and ``samples`` come from stage 2 (exact for the
     original problem; the ``logL`` column there is the repartitioned
-    likelihood).  ``ncall`` counts both stages.
+    likelihood).  ``ncall`` counts every likelihood call: stage 1, the
+    search for lost modes and their local runs, and stage 2.
     """
 
     logZ: float
@@ -118,170 +88,115 @@ class TwoStageResult:
     flow: object
     repartitioned: object = field(repr=False)
     diagnostics: dict = field(default_factory=dict)
+    recovered: tuple = ()
 
 
-def _diagnostics(low, high, flow, flows, rp, prior):
-    params = list(prior.params)
-    theta = low.samples[params].to_numpy()
-    w = low.samples.get_weights()
+def _check_options(sampler, flow, flow_options, low_options, high_options):
+    """Reject unknown option names before any likelihood call."""
+    from .samplers import dynesty as dy
+    from .samplers import polychord as pc
+
+    run_keys = set(inspect.signature(run).parameters) - {"loglikelihood", "prior", "sampler", "nlive"}
+    known = set(dy.OPTIONS if sampler == "dynesty" else pc.OPTIONS) | run_keys
+    for name, opts in (("low_options", low_options), ("high_options", high_options)):
+        unknown = sorted(set(opts or {}) - known)
+        if unknown:
+            raise TypeError(f"expected {name} among the {sampler} and run options {sorted(known)}; got {unknown}")
+    fit = PiecewiseMAF.fit if flow == "piecewise" else MAF.fit
+    fit_keys = set(inspect.signature(fit).parameters) - {"cls", "samples", "weights", "prior", "params", "seed",
+                                                          "labels"}
+    unknown = sorted(set(flow_options or {}) - fit_keys - set(_CLUSTER_KEYS))
+    if unknown:
+        raise TypeError(f"expected flow_options among {sorted(fit_keys | set(_CLUSTER_KEYS))}; got {unknown}")
+
+
+def _weighted(samples, prior, beta):
+    s = samples if beta == 1.0 else samples.set_beta(beta)
+    theta = s[list(prior.params)].to_numpy()
+    w = np.asarray(s.get_weights(), dtype=np.float64)
     keep = w > 0
-    theta, w = theta[keep], w[keep]
-    # How well q covers the posterior P = L pi / Z: exp(-D_KL(P || q)),
-    # from the stage-1 samples (no new likelihood calls) and the stage-2
-    # evidence (stage 1's is rough: at nlive 50 it was measured 1-2 nats
-    # high, which made this estimate exceed 1); 1 for q = P.  Not 1 / E_P[P/q]: a flow's far tails fall much faster than a
-    # Gaussian's, so that average is ruled by points of weight ~1e-177.
-    logL = low.samples.logL.to_numpy()[keep]
-    log_ratio = logL + prior.log_prob(theta) - high.logZ - flow.log_prob(theta)
-    p = w / w.sum()
-    if np.any(np.isposinf(log_ratio) & (p > 0)):
-        ess_fraction = 0.0  # the flow has no density where the posterior has mass
-    else:
-        ess_fraction = float(np.exp(-np.sum(p * log_ratio)))
-    dlogZ = (high.logZ - low.logZ) / np.hypot(high.logZerr, low.logZerr)
-    t2 = high.samples[params].to_numpy()
-    w2 = high.samples.get_weights()
-    resp = rp.prior.responsibilities(t2)
-    fractions = (w2[:, None] * resp).sum(axis=0) / w2.sum()
-    diag = {
-        "importance_ess_fraction": float(ess_fraction),
-        "logZ_stage_difference_sigma": float(dlogZ),
-        "posterior_fraction_prior_branch": float(fractions[0]),
-        "posterior_fraction_flow_branch": float(fractions[1:1 + len(flows)].sum()),
-        "posterior_fraction_gaussian_branch": float(fractions[1 + len(flows):].sum()),
-        # How far stage 2 compressed: D_KL(P || pi~) of its own run, near 0 for pi~ = P.
-        "proposal_D_KL": float(high.samples.D_KL()),
-        "ncall_low": int(low.ncall),
-        "ncall_high": int(high.ncall),
-    }
-    problems = []
-    if ess_fraction < 0.2:
-        problems.append(f"exp(-KL) of the stage-1 posterior from the flow is only {ess_fraction:.2f}")
-    if abs(dlogZ) > 4:
-        problems.append(f"the stages' logZ differ by {dlogZ:.1f} sigma")
-    if diag["posterior_fraction_flow_branch"] < 0.3:
-        problems.append(f"only {diag['posterior_fraction_flow_branch']:.0%} of the posterior lies in the flow branch")
-    if isinstance(flows[0], PiecewiseMAF):
-        # The first flow's clustering is the one reported (the Gaussians use it too).
-        first = flows[0]
-        found = first.fit_info["n_clusters_found"]
-        diag.update(n_clusters=first.n_clusters, n_clusters_found=found)
-        if found > first.n_clusters:
-            merged = (f"stage 1 found {found} separated clusters, but {found - first.n_clusters} had too few "
-                      "effective samples for a flow and were merged into the nearest, so one flow spans them")
-            if problems or diag["proposal_D_KL"] > 1.0:
-                # Measured on a 5-D bimodal problem at nlive_low 50 with one untempered
-                # flow: the 30% mode got 42 effective samples and was merged;
-                # D_KL(P || pi~) was 1.8 nats (0.8 with the modes kept), exp(-KL) of the
-                # flow alone a harmless-looking 0.53, and stage 2 cost 8x a single run.
-                problems.append(merged + f", and stage 2 had to compress D_KL = {diag['proposal_D_KL']:.1f} "
-                                "nats from its proposal (raise nlive_low until the smallest mode holds about "
-                                "2 ndim live points)")
-            else:
-                # The demo's banana splits into arms that k-means calls clusters
-                # (D_KL about 0.5): merging them did no harm.
-                logger.info("two_stage: %s; stage 2 compressed only D_KL = %.2f nats from its proposal",
-                            merged, diag["proposal_D_KL"])
-    diag["warnings"] = problems
-    for p in problems:
-        warnings.warn(f"two_stage: the flow looks poor: {p}; the evidence stays exact, "
-                      "but stage 2 was less efficient than it could be", RuntimeWarning, stacklevel=3)
-    return diag
+    return theta[keep], w[keep] / w[keep].sum()
 
 
-def _gaussian_fit(samples, prior, inflation, labels=None):
-    """Gaussian moment fit of the stage-1 posterior; one per cluster when ``labels`` are given."""
-    from .priors import GaussianPrior
-
-    theta = samples[list(prior.params)].to_numpy()
-    w = samples.get_weights()
-    keep = w > 0
-    theta, w = theta[keep], w[keep]
-    labels = np.zeros(len(w), int) if labels is None else labels
-    parts, shares = [], []
-    for j in range(int(labels.max()) + 1):
-        t, wj = theta[labels == j], w[labels == j]
-        cov = np.atleast_2d(np.cov(t.T, aweights=wj)) * inflation
-        parts.append(GaussianPrior(np.average(t, axis=0, weights=wj), cov, params=prior.params))
-        shares.append(wj.sum())
-    return parts[0] if len(parts) == 1 else Mixture(parts, shares)
-
-
-FLOWS = ("piecewise", "maf")
+def _with_floor(share, eligible, floor):
+    """Shares summing to one with every eligible one at least ``floor``, the others scaled down in proportion."""
+    share = np.asarray(share, dtype=np.float64) / np.sum(share)
+    fixed = np.zeros(len(share), bool)
+    while True:
+        rest = ~fixed
+        out = np.where(fixed, floor, share * (1.0 - floor * fixed.sum()) / max(share[rest].sum(), 1e-300))
+        low = eligible & rest & (out < floor)
+        if not low.any():
+            return out
+        fixed |= low
 
 
 def two_stage(loglikelihood, prior, *, sampler="dynesty", nlive_low=50, nlive_high=500, beta=0.1,
               flow="piecewise", n_flows=3, flow_beta=0.7, flow_scale=1.0, gaussian_weight=0.2,
-              gaussian_inflation=(4.0, 25.0), seed=None, flow_options=None, low_options=None, high_options=None):
-    r"""Cheap run, flow, exact repartitioned run (see module docs).
+              gaussian_inflation=(4.0, 25.0), min_share=0.5, max_recovered=3, seed=None, flow_options=None,
+              low_options=None, high_options=None):
+    r"""Cheap run, proposal, exact repartitioned run (see module docs).
 
     Parameters
     ----------
     loglikelihood : callable
     prior : Prior
-        The original prior; the flow is trained in its cube.
+        The original prior; bijective (flows and Gaussians live in its cube).
     sampler : {"dynesty", "polychord"}
     nlive_low, nlive_high : int
-        Live points of the two stages.  Near its end, stage 1 needs about
-        2 ndim live points in its smallest mode (dynesty's smallest
-        ellipsoid cluster); with fewer, one ellipsoid spans the modes and
-        stage 1's cost grows.  On a 5-D bimodal problem (weights 0.7/0.3) at
-        50, stage 1 was 9--16% of a single run over three seeds (57% with
-        ``dlogz=0.5``, the earlier stage-1 default), and the whole run
-        18--25%.  Raise ``nlive_low`` when the smallest mode holds less
-        posterior mass than about 2 ndim / ``nlive_low``; a warning says
-        when a cluster too small for its own flow was merged and left stage
-        2 far from its proposal.
+        Live points of the two stages.  Stage 1's mode finding is that of a
+        run at ``nlive_low``: a mode whose share of the prior volume, where
+        it separates from the rest, is below a few live points in
+        ``nlive_low`` may be lost.  Lost modes that left a trace are
+        recovered (step 2 of the module docs) and warned about.
     beta : float in [0, 1)
         Weight of the original prior in the stage-2 superposition.
     flow : {"piecewise", "maf"}
-        The proposal trained on stage 1: a :class:`~flowprior.PiecewiseMAF`
-        (one cluster unless the silhouette score finds separated modes;
-        ``min_cluster_size=50`` unless set in ``flow_options``) or a single
-        :class:`~flowprior.MAF`.
+        One MAF per cluster with enough effective samples
+        (:class:`~flowprior.PiecewiseMAF` with the clusters given) or a single
+        :class:`~flowprior.MAF` on all samples.
     n_flows : int >= 1
-        Flows trained on the same samples with different seeds; the proposal
-        gives them equal shares of the flow weight.  Each flow's density
-        falls short of the posterior in different places where it
-        extrapolates, and their average is short only where all of them
-        are.  ``tw.flow`` is then their equal-weight
-        :class:`~flowprior.Mixture`.
+        Flows trained with different seeds, sharing the flow weight: each
+        falls short in different places where it extrapolates.  ``tw.flow``
+        is then their equal-weight :class:`~flowprior.Mixture`.
     flow_beta : float in (0, 1]
-        Inverse temperature of the stage-1 samples the flow and the
-        Gaussians are trained on (anesthetic's ``set_beta``): weights
-        :math:`\propto \mathcal{L}_i^{\beta_f}\,\Delta X_i` from the same
-        dead points.  Below 1 the training target is the posterior tempered
-        towards the prior, wider and with more effective samples.
+        Inverse temperature of the samples the flows and Gaussians are
+        trained on, :math:`w_i \propto \mathcal{L}_i^{\beta_f}\,\Delta X_i`
+        (anesthetic's ``set_beta``): below 1 the target is wider than the
+        posterior and has more effective samples.
     flow_scale : float >= 1
-        The stage-2 proposal uses the trained flow with its base widened to
-        :math:`\mathcal{N}(0, s^2 I)` (:meth:`flowprior.MAF.widened`): a flow
-        trained on a low-nlive run is too narrow in its tails, and a
-        slightly wider one keeps the corrected likelihood's peaks in the
-        bulk (see the module docs).  1 (the default, since ``flow_beta``
-        and ``n_flows`` do this job better) uses the flows as trained;
-        ``tw.flow`` is always the trained flow (or flows).
+        Stage 2 proposes from the flows with their base widened to
+        :math:`\mathcal{N}(0, s^2 I)` (:meth:`flowprior.MAF.widened`).
     gaussian_weight : float in [0, 1)
-        Share of the proposal weight given to Gaussians fitted to the stage-1
-        posterior, one per cluster of a piecewise flow (the rest goes to the
-        flow); 0 uses the flow alone.
+        Share of each cluster's proposal given to defensive Gaussians; 0
+        uses the flows alone (and, for a cluster too small for a flow, a
+        Gaussian moment fit).
     gaussian_inflation : float or sequence of float
-        Factors on those Gaussians' covariance; one defensive Gaussian per
-        factor, sharing ``gaussian_weight`` equally.
+        Factors on those Gaussians' covariances, one Gaussian per factor.
+    min_share : float in [0, 1]
+        Each of the :math:`K` clusters with at least ``ndims + 1`` effective
+        samples gets at least ``min_share / K`` of the proposal, however
+        little of the stage-1 posterior it held (the others are scaled down
+        in proportion): stage
+        1 at low ``nlive`` under-weights modes with little prior volume, and
+        stage 2 can only correct weights where the proposal reaches.
+    max_recovered : int >= 0
+        Local runs for modes stage 1 lost, at most; 0 skips the search.
     seed : int, optional
-        Seeds both runs and the training.
+        Seeds every run and the training.
     flow_options, low_options, high_options : dict, optional
-        Passed to the flow's ``fit`` and to :func:`flowprior.run` for
-        each stage (overriding the stage-1 and stage-2 defaults,
-        ``STAGE1_DYNESTY_DEFAULTS`` and ``STAGE2_DEFAULTS``; for example
-        ``high_options={"precision_criterion": None}`` gives stage 2
-        dynesty's own stopping rule).
+        Passed to the flow's ``fit`` (``n_clusters``, ``max_clusters``,
+        ``min_silhouette`` and ``min_cluster_size`` choose the clusters) and to
+        :func:`flowprior.run` for stage 1 (and the local runs) and stage 2,
+        over ``STAGE1_*_DEFAULTS`` and ``STAGE2_DEFAULTS``.  Unknown names
+        raise ``TypeError`` before any likelihood call.
 
     Returns
     -------
     TwoStageResult
     """
-    from .flow import MAF
-
+    if sampler not in SAMPLERS:
+        raise ValueError(f"expected sampler in {SAMPLERS}; got {sampler!r}")
     if flow not in FLOWS:
         raise ValueError(f"expected flow in {FLOWS}; got {flow!r}")
     if not isinstance(prior, Prior):
@@ -294,42 +209,247 @@ def two_stage(loglikelihood, prior, *, sampler="dynesty", nlive_low=50, nlive_hi
         raise ValueError(f"expected 0 < flow_beta <= 1; got {flow_beta}")
     if not 0.0 <= gaussian_weight < 1.0:
         raise ValueError(f"expected 0 <= gaussian_weight < 1; got {gaussian_weight}")
+    if not 0.0 <= min_share <= 1.0:
+        raise ValueError(f"expected 0 <= min_share <= 1; got {min_share}")
+    if isinstance(max_recovered, bool) or not isinstance(max_recovered, (int, np.integer)) or max_recovered < 0:
+        raise ValueError(f"expected max_recovered >= 0; got {max_recovered!r}")
     inflations = np.atleast_1d(np.asarray(gaussian_inflation, dtype=np.float64))
     if inflations.ndim != 1 or inflations.size == 0 or not np.all(inflations > 0):
         raise ValueError(f"expected positive gaussian_inflation factors; got {gaussian_inflation!r}")
     if int(nlive_low) >= int(nlive_high):
         raise ValueError(f"expected nlive_low < nlive_high; got {nlive_low} and {nlive_high}")
-    # Stage 1, the first flow, stage 2, then the other flows: n_flows=1 keeps the seeds it always had.
-    seeds = np.random.SeedSequence(seed).generate_state(2 + n_flows)
-    low_opts = dict(STAGE1_DYNESTY_DEFAULTS) if sampler == "dynesty" else {}
+    _check_options(sampler, flow, flow_options, low_options, high_options)
+
+    # Stage 1, the first flow, stage 2, the other flows, the clustering and the local runs.
+    seeds = np.random.SeedSequence(seed).generate_state(4 + n_flows)
+    low_opts = dict(STAGE1_DYNESTY_DEFAULTS if sampler == "dynesty" else STAGE1_POLYCHORD_DEFAULTS)
     low_opts.update(low_options or {})
+    split_check = None
+    if max_recovered == 0 and "min_efficiency" not in (low_options or {}):
+        low_opts.pop("min_efficiency", None)  # nothing would continue the modes of a stage 1 stopped early
+    if sampler == "dynesty" and low_opts.get("min_efficiency") is not None and max_recovered > 0:
+        # Stop stage 1 early only where its efficiency fell because it holds separated modes.
+        split_check = SeparatedModes(loglikelihood, prior)
+        low_opts.setdefault("stop_check", split_check)
     low = run(loglikelihood, prior, sampler=sampler, nlive=nlive_low, seed=int(seeds[0]), **low_opts)
+    # The local runs are each of one mode: no early stop there.
+    local_opts = {k: v for k, v in low_opts.items() if k not in ("stop_check", "min_efficiency")}
+
+    recovery = None
+    if max_recovered > 0:
+        recovery = recover_lost_modes(loglikelihood, prior, low.samples, nlive=nlive_low, sampler=sampler,
+                                      seed=int(seeds[-1]), max_modes=int(max_recovered), run_options=local_opts,
+                                      split_final=low.stopped_by == "min_efficiency")
+    modes = recovery.modes if recovery else []
+
+    # Training samples: stage 1 outside the local runs' boxes, and each local run, in proportion to their masses.
+    first_theta, first_w = _weighted(low.samples, prior, flow_beta)
+    if modes:
+        u = prior._inverse_prior_transform(first_theta)
+        inside = np.zeros(len(u), bool)
+        for m in modes:
+            inside |= np.all((u >= m.result_prior.lower) & (u <= m.result_prior.upper), axis=1)
+        log_first = float(low.logZ + np.log(max(first_w[~inside].sum(), 1e-300)))
+        first_theta, first_w = first_theta[~inside], first_w[~inside]
+    else:
+        log_first = float(low.logZ)
+    if modes and (len(first_w) < prior.ndims + 2 or log_first < float(logsumexp([m.log_mass for m in modes])) - 7.0):
+        # What the local runs left of stage 1 holds under 1e-3 of the mass: its low-likelihood points.
+        log_first, first_theta, first_w = -np.inf, first_theta[:0], first_w[:0]
+    log_masses = np.array([log_first] + [m.log_mass for m in modes])
+    shares = np.exp(log_masses - logsumexp(log_masses))
+    parts = [(first_theta, first_w / max(first_w.sum(), 1e-300))] + [_weighted(m.result.samples, prior, flow_beta)
+                                                                      for m in modes]
+    theta = np.vstack([t for t, _ in parts])
+    w = np.concatenate([wi * s for (_, wi), s in zip(parts, shares)])
+    source = np.concatenate([np.full(len(t), j) for j, (t, _) in enumerate(parts)])
+
     fit_opts = {"epochs": 300, "patience": 30}
-    if flow == "piecewise":
-        # A low-nlive run has a few hundred effective samples; 50 per mode
-        # still trains a usable flow, and the Gaussian branch covers the rest.
-        fit_opts["min_cluster_size"] = 50
-    fit_opts.update(flow_options or {})
-    cls = PiecewiseMAF if flow == "piecewise" else MAF
-    train = low.samples if flow_beta == 1.0 else low.samples.set_beta(flow_beta)
-    flows = [cls.fit(train, prior=prior, params=list(prior.params), seed=int(s), **fit_opts)
-             for s in [seeds[1], *seeds[3:]]]
+    fit_opts.update({k: v for k, v in (flow_options or {}).items() if k not in _CLUSTER_KEYS})
+    cluster_opts = {k: v for k, v in (flow_options or {}).items() if k in _CLUSTER_KEYS}
+    # A low-nlive run has a few hundred effective samples; 50 per cluster still trains a usable flow.
+    min_size = int(cluster_opts.pop("min_cluster_size", 50))
+    first = source == 0
+    labels = np.empty(len(w), int)
+    k1, scores = 0, {}
+    if first.any():
+        labels[first], scores = cluster(theta[first], w[first], min_cluster_size=1, seed=int(seeds[-2]),
+                                        **cluster_opts)
+        k1 = int(labels[first].max()) + 1
+    labels[~first] = k1 + source[~first] - 1
+    n_clusters = k1 + len(modes)
+    share = np.array([w[labels == k].sum() for k in range(n_clusters)]) / w.sum()
+    ess = np.array([effective_sample_size(w[labels == k]) for k in range(n_clusters)])
+    big = np.where(ess >= min_size)[0]
+
+    # Flows: one per cluster with enough effective samples; all samples in one flow if none has.
+    flow_seeds = [int(s) for s in [seeds[1], *seeds[3:3 + n_flows - 1]]]
+    if flow == "piecewise" and len(big) > 0:
+        rows = np.isin(labels, big)
+        sub = np.searchsorted(big, labels[rows])
+        opts = {"refine": 2, **fit_opts, "min_cluster_size": 1}
+        flows = [PiecewiseMAF.fit(theta[rows], w[rows], prior=prior, params=list(prior.params), labels=sub,
+                                  seed=s, **opts) for s in flow_seeds]
+        flow_clusters = list(big)
+    else:
+        cls = PiecewiseMAF if flow == "piecewise" else MAF
+        opts = {"min_cluster_size": 1, "n_clusters": 1, **fit_opts} if cls is PiecewiseMAF else fit_opts
+        flows = [cls.fit(theta, w, prior=prior, params=list(prior.params), seed=s, **opts) for s in flow_seeds]
+        flow_clusters = None  # one flow over every cluster
     q = flows[0] if n_flows == 1 else Mixture(flows, np.ones(n_flows))
-    proposals = [f if flow_scale == 1.0 else f.widened(flow_scale) for f in flows]
-    weights = [(1.0 - gaussian_weight) / n_flows] * n_flows
-    if gaussian_weight > 0:
-        labels = flows[0].labels if flow == "piecewise" else None
-        proposals += [_gaussian_fit(train, prior, f, labels) for f in inflations]
-        weights += [gaussian_weight / len(inflations)] * len(inflations)
-    rp = repartition(loglikelihood, prior, proposals, beta=beta, weights=weights)
+
+    # The proposal: every cluster its share of it, at least min_share / K; within a cluster, its flows
+    # (or, for a cluster too small for a flow, a Gaussian moment fit) and the defensive Gaussians.
+    components, weights, owner = [], [], []
+    flow_weight = 1.0 - gaussian_weight
+    # Clusters with too few effective samples to fit a Gaussian are stray points, not modes: no floor.
+    # Nor for what stage 1 left outside local runs of its final modes: their tails.
+    modelike = ess >= prior.ndims + 1
+    if any(m.kind == "split" for m in modes):
+        modelike[:k1] = False
+    cshare = _with_floor(share, modelike, min_share / max(int(modelike.sum()), 1))
+    if flow_clusters is None:
+        for f in flows:
+            components.append(f if flow_scale == 1.0 else f.widened(flow_scale))
+            weights.append(flow_weight / n_flows)
+            owner.append(-1)
+    for k in range(n_clusters):
+        rows = labels == k
+        if flow_clusters is not None and k in flow_clusters:
+            j = flow_clusters.index(k)
+            for f in flows:
+                c = f.components[j]
+                components.append(c if flow_scale == 1.0 else c.widened(flow_scale))
+                weights.append(flow_weight * cshare[k] / n_flows)
+                owner.append(k)
+        elif flow_clusters is not None:
+            components.append(fit_cube_gaussian(theta[rows], w[rows], prior))
+            weights.append(flow_weight * cshare[k])
+            owner.append(k)
+        if gaussian_weight > 0:
+            for factor in inflations:
+                components.append(fit_cube_gaussian(theta[rows], w[rows], prior, inflation=factor))
+                weights.append(gaussian_weight * cshare[k] / len(inflations))
+                owner.append(k)
+    rp = repartition(loglikelihood, prior, components, beta=beta, weights=weights)
+
     high_options = dict(high_options or {})
-    # dynesty's dynamic runs stop by their own rules.
     high_opts = {} if high_options.get("dynamic") else dict(STAGE2_DEFAULTS)
     high_opts.update(high_options)
     high = run(rp.loglikelihood, rp.prior, sampler=sampler, nlive=nlive_high, seed=int(seeds[2]), **high_opts)
-    diag = _diagnostics(low, high, q, flows, rp, prior)
-    logger.info("two_stage: logZ = %.3f +- %.3f with %d + %d calls", high.logZ, high.logZerr,
-                low.ncall, high.ncall)
-    return TwoStageResult(logZ=high.logZ, logZerr=high.logZerr, ncall=low.ncall + high.ncall,
-                          samples=high.samples, low=low, high=high, flow=q, repartitioned=rp,
-                          diagnostics=diag)
+
+    ncall_search = (recovery.ncall_probe + recovery.ncall_runs if recovery else 0) + (split_check.ncall
+                                                                                      if split_check else 0)
+    info = {"labels": labels, "share": share, "ess": ess, "flow_clusters": flow_clusters, "owner": np.array(owner),
+            "n_found": k1, "scores": scores, "recovery": recovery, "min_size": min_size,
+            "ncall_search": ncall_search, "proposal": Mixture(components, weights),
+            "kinds": ["recovered" if m.kind == "lost" else "split" for m in modes]}
+    diag = _diagnostics(low, high, rp, prior, info, nlive_low)
+    ncall = low.ncall + ncall_search + high.ncall
+    logger.info("two_stage: logZ = %.3f +- %.3f with %d calls (%d stage 1, %d recovering lost modes, %d stage 2)",
+                high.logZ, high.logZerr, ncall, low.ncall, ncall_search, high.ncall)
+    return TwoStageResult(logZ=high.logZ, logZerr=high.logZerr, ncall=ncall, samples=high.samples, low=low,
+                          high=high, flow=q, repartitioned=rp, diagnostics=diag, recovered=tuple(modes))
+
+
+def _diagnostics(low, high, rp, prior, info, nlive_low):
+    """Numbers about the run (``tw.diagnostics``), then the warnings :func:`_warnings` finds in them."""
+    params = list(prior.params)
+    t2 = high.samples[params].to_numpy()
+    w2 = np.asarray(high.samples.get_weights(), dtype=np.float64)
+    keep = w2 > 0
+    t2, w2 = t2[keep], w2[keep]
+    p2 = w2 / w2.sum()
+    # exp(-D_KL(P || q)) of the proposal q (all but the prior branch) over the stage-2 posterior, where
+    # log L + log pi = log L~ + log pi~ needs no new likelihood call.
+    log_pi_tilde = rp.prior.log_prob(t2)
+    log_ratio = high.samples.logL.to_numpy()[keep] + log_pi_tilde - high.logZ - info["proposal"].log_prob(t2)
+    ess_fraction = 0.0 if np.any(np.isposinf(log_ratio)) else float(np.exp(-np.sum(p2 * log_ratio)))
+    complete = low.stopped_by != "min_efficiency"
+    dlogZ = (high.logZ - low.logZ) / np.hypot(high.logZerr, low.logZerr) if complete else np.nan
+
+    resp = rp.prior.responsibilities(t2)
+    fractions = (p2[:, None] * resp).sum(axis=0)
+    owner = info["owner"]
+    is_flow = np.array([isinstance(c, (MAF, PiecewiseMAF)) for c in rp.prior.components[1:]])
+    prop_w = rp.prior.weights[1:] / rp.prior.weights[1:].sum()
+    recovery = info["recovery"]
+    clusters = []
+    for k in range(len(info["share"])):
+        mine = owner == k
+        clusters.append({
+            "source": "stage 1" if k < info["n_found"] else info["kinds"][k - info["n_found"]],
+            "training_share": float(info["share"][k]),
+            "effective_samples": float(info["ess"][k]),
+            "has_flow": info["flow_clusters"] is None or k in info["flow_clusters"],
+            "proposal_share": float(prop_w[mine].sum()),
+            "posterior_share": float(fractions[1:][mine].sum()),
+        })
+    diag = {
+        "importance_ess_fraction": ess_fraction,
+        "logZ_stage_difference_sigma": float(dlogZ),
+        "stage1_stopped_by": low.stopped_by,
+        "posterior_fraction_prior_branch": float(fractions[0]),
+        "posterior_fraction_flow_branch": float(fractions[1:][is_flow].sum()),
+        "posterior_fraction_gaussian_branch": float(fractions[1:][~is_flow].sum()),
+        # How far stage 2 compressed: D_KL(P || pi~) of its own run, near 0 for pi~ = P.
+        "proposal_D_KL": float(high.samples.D_KL()),
+        "n_clusters": len(clusters),
+        "n_clusters_with_flow": len(clusters) if info["flow_clusters"] is None else len(info["flow_clusters"]),
+        "clusters": clusters,
+        "recovered_modes": [{"kind": m.kind, "level": m.island.level, "peak_logL": m.peak_logL,
+                             "log_mass": m.log_mass, "estimated_log_mass": m.estimated_log_mass,
+                             "ncall": m.result.ncall}
+                            for m in (recovery.modes if recovery else [])],
+        "lost_mode_candidates_skipped": [{"level": isl.level, "reason": why, "estimated_fraction": frac}
+                                         for isl, why, frac in (recovery.skipped if recovery else [])],
+        "ncall_low": int(low.ncall),
+        "ncall_search": int(info["ncall_search"]),
+        "ncall_high": int(high.ncall),
+    }
+    problems, notes = _warnings(diag, nlive_low)
+    diag["warnings"] = problems + notes
+    small = [k for k, c in enumerate(clusters) if not c["has_flow"]]
+    if small:
+        logger.info("two_stage: %d of %d clusters had too few effective samples for a flow (Gaussians only)",
+                    len(small), len(clusters))
+    for msg in problems:
+        warnings.warn(f"two_stage: {msg}", RuntimeWarning, stacklevel=3)
+    for msg in notes:
+        warnings.warn(f"two_stage: the proposal looks poor: {msg}; the evidence stays exact, but stage 2 was less "
+                      "efficient than it could be", RuntimeWarning, stacklevel=3)
+    return diag
+
+
+def _warnings(diag, nlive_low):
+    """``(problems, notes)``: where the evidence may be wrong, and where stage 2 was only costly (module docs)."""
+    problems, notes = [], []
+    if diag["posterior_fraction_prior_branch"] > 0.01:
+        problems.append(
+            f"stage 2 found {diag['posterior_fraction_prior_branch']:.1%} of the posterior where only the original "
+            "prior proposed points: the proposal missed that mass, and stage 2 finds such mass only by chance, so "
+            "more may be missing and logZ may be too low; rerun with a larger nlive_low")
+    for k, c in enumerate(diag["clusters"]):
+        if c["source"] == "recovered" and c["posterior_share"] > 0.01:
+            problems.append(
+                f"stage 1 lost a mode that holds {c['posterior_share']:.0%} of the posterior; a local run found it "
+                f"again and logZ includes it, but stage 1 (nlive_low={nlive_low}) was at the limit of its mode "
+                "finding, and a mode it never held two live points in cannot be recovered: rerun with a larger "
+                "nlive_low to be sure")
+        elif c["posterior_share"] > 0.02 and c["posterior_share"] > 5 * c["proposal_share"]:
+            problems.append(
+                f"the proposal under-weighted cluster {k}: {c['posterior_share']:.0%} of the posterior against "
+                f"{c['proposal_share']:.1%} of the proposal; stage 2 corrected it, but its error bar assumes it "
+                "found all such mass")
+    for cand in diag["lost_mode_candidates_skipped"]:
+        frac = cand["estimated_fraction"]
+        if frac is not None and frac > 0.01:
+            problems.append(f"stage 1 lost a mode estimated to hold {frac:.0%} of the evidence that was not run "
+                            f"again ({cand['reason']}); logZ may be too low")
+    if diag["importance_ess_fraction"] < 0.2:
+        notes.append(f"exp(-KL) of the posterior from the proposal is only {diag['importance_ess_fraction']:.2f}")
+    if abs(diag["logZ_stage_difference_sigma"]) > 4:
+        notes.append(f"the stages' logZ differ by {diag['logZ_stage_difference_sigma']:.1f} sigma")
+    if diag["posterior_fraction_flow_branch"] < 0.3:
+        notes.append(f"only {diag['posterior_fraction_flow_branch']:.0%} of the posterior lies in the flow branch")
+    return problems, notes

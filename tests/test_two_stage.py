@@ -1,0 +1,240 @@
+"""two_stage: exact evidences, every likelihood call counted, and a warning wherever the answer may be wrong."""
+
+import warnings
+
+import numpy as np
+import pytest
+from scipy.stats import multivariate_normal
+
+import flowprior as fp
+from flowprior.problems import BimodalProblem, MixtureProblem, _correlation_cov
+from flowprior.two_stage import _warnings
+
+from .nested_checks import assert_within, live_to_dead_evidence_ratio
+
+D = 3
+_RNG = np.random.default_rng(6)
+_A = _RNG.normal(size=(D, D))
+COV = 0.01 * (_A @ _A.T + D * np.eye(D))
+MU = _RNG.uniform(-0.5, 0.5, D)
+_MVN = multivariate_normal(MU, COV)
+BOX3 = fp.UniformPrior(np.full(D, -5.0), np.full(D, 5.0))
+TRUTH3 = -D * np.log(10.0)
+TINY = {"hidden_layers": (16, 16), "number_networks": 2, "epochs": 100}
+
+
+def gauss3(theta):
+    return _MVN.logpdf(theta)
+
+
+class Counter:
+    """A likelihood that counts its own calls, to check ``ncall`` against."""
+
+    def __init__(self, loglikelihood):
+        self.loglikelihood, self.n = loglikelihood, 0
+
+    def __call__(self, theta):
+        self.n += 1
+        return self.loglikelihood(theta)
+
+
+def narrow_minor_mode():
+    """3-D, weights 0.75 / 0.25, the minor mode half as wide: stage 1 at nlive 40 loses it on some seeds."""
+    return MixtureProblem([np.full(3, -1.0), np.full(3, 1.0)], [_correlation_cov(3, 205), 0.25 * _correlation_cov(3, 305)],
+                          [0.75, 0.25], half_width=5.0)
+
+
+@pytest.mark.slow
+def test_two_stage_recovers_the_analytic_evidence_and_posterior():
+    counter = Counter(gauss3)
+    tw = fp.two_stage(counter, BOX3, nlive_low=50, nlive_high=200, beta=0.1, seed=9,
+                      flow_options={"hidden_layers": (32, 32), "number_networks": 3, "epochs": 150})
+    assert_within(tw.logZ, TRUTH3, tw.logZerr)
+    # Every call of the likelihood, and nothing else: proposals never leave the box.
+    assert tw.ncall == counter.n == tw.low.ncall + tw.diagnostics["ncall_search"] + tw.high.ncall
+    x = tw.samples[list(BOX3.params)].to_numpy()
+    w = tw.samples.get_weights()
+    mean = np.average(x, axis=0, weights=w)
+    cov = np.cov(x.T, aweights=w)
+    n_eff = w.sum() ** 2 / np.sum(w**2)
+    np.testing.assert_array_less(np.abs(mean - MU), 4 * np.sqrt(np.diag(COV) / n_eff))
+    np.testing.assert_allclose(cov, COV, atol=4 * np.sqrt(2 / n_eff) * np.max(np.diag(COV)))
+    d = tw.diagnostics
+    branches = (d["posterior_fraction_prior_branch"] + d["posterior_fraction_flow_branch"]
+                + d["posterior_fraction_gaussian_branch"])
+    assert branches == pytest.approx(1.0)
+    assert d["posterior_fraction_flow_branch"] > 0.3
+    # exp(-KL(P || q)) <= 1, up to its Monte Carlo error over the stage-2 posterior.
+    assert 0.2 < d["importance_ess_fraction"] < 1.05
+    assert d["warnings"] == [] and d["recovered_modes"] == []
+
+
+def test_two_stage_recovers_a_bimodal_evidence_and_its_mode_weights():
+    problem = BimodalProblem(2, weights=(0.75, 0.25))
+    tw = fp.two_stage(problem.loglikelihood, problem.prior, nlive_low=60, nlive_high=250, seed=4,
+                      flow_beta=1.0, n_flows=1, flow_options=TINY)
+    assert tw.diagnostics["n_clusters"] == 2
+    assert_within(tw.logZ, problem.logZ, tw.logZerr)
+    x = tw.samples[list(problem.prior.params)].to_numpy()
+    w = tw.samples.get_weights()
+    n_eff = w.sum() ** 2 / np.sum(w**2)
+    left = np.sum(w[x.sum(axis=1) < 0]) / w.sum()
+    assert abs(left - 0.75) < 4 * np.sqrt(0.75 * 0.25 / n_eff)
+    # Each mode has its own flow and gets its share of the proposal (at least min_share / K of it).
+    clusters = tw.diagnostics["clusters"]
+    assert all(c["has_flow"] for c in clusters)
+    assert sorted(c["proposal_share"] for c in clusters) == pytest.approx([0.25, 0.75], abs=0.1)
+
+
+@pytest.mark.slow
+def test_two_stage_finds_again_a_mode_stage_1_lost_and_warns():
+    problem = narrow_minor_mode()
+    counter = Counter(problem.loglikelihood)
+    # Seed 5: stage 1 keeps no live point in the minor mode (checked below).
+    with pytest.warns(RuntimeWarning, match="stage 1 lost a mode that holds 2[0-9]% of the posterior; a local run"):
+        tw = fp.two_stage(counter, problem.prior, nlive_low=40, nlive_high=150, seed=5, n_flows=1, flow_options=TINY)
+    minor = lambda s: float(np.sum(s.get_weights()[problem.mode_log_densities(
+        s[list(problem.prior.params)].to_numpy()).argmax(axis=1) == 1]) / np.sum(s.get_weights()))
+    assert minor(tw.low.samples) < 0.01
+    assert [m["kind"] for m in tw.diagnostics["recovered_modes"]] == ["lost"]
+    assert abs(minor(tw.samples) - 0.25) < 0.05
+    assert_within(tw.logZ, problem.logZ, tw.logZerr)
+    assert tw.ncall == counter.n
+
+
+def test_a_mode_lost_without_recovery_is_a_silent_error_that_max_recovered_zero_accepts():
+    # The failure the search exists for: the same run with the search off misses a quarter of the evidence.
+    problem = narrow_minor_mode()
+    tw = fp.two_stage(problem.loglikelihood, problem.prior, nlive_low=40, nlive_high=150, seed=5, n_flows=1,
+                      flow_options=TINY, max_recovered=0)
+    assert tw.logZ - problem.logZ < np.log(0.85)
+    assert (tw.logZ - problem.logZ) / tw.logZerr < -4
+
+
+def test_warnings_name_every_way_the_answer_may_be_wrong():
+    base = {"posterior_fraction_prior_branch": 0.0, "clusters": [], "lost_mode_candidates_skipped": [],
+            "importance_ess_fraction": 0.9, "logZ_stage_difference_sigma": 0.0,
+            "posterior_fraction_flow_branch": 0.9}
+    assert _warnings(base, 50) == ([], [])
+    problems, _ = _warnings({**base, "posterior_fraction_prior_branch": 0.05}, 50)
+    assert "stage 2 found 5.0% of the posterior where only the original prior proposed points" in problems[0]
+    cluster = {"source": "stage 1", "posterior_share": 0.3, "proposal_share": 0.04}
+    problems, _ = _warnings({**base, "clusters": [cluster]}, 50)
+    assert "the proposal under-weighted cluster 0: 30% of the posterior against 4.0% of the proposal" in problems[0]
+    problems, _ = _warnings({**base, "clusters": [{**cluster, "source": "recovered"}]}, 80)
+    assert "stage 1 lost a mode that holds 30% of the posterior" in problems[0] and "nlive_low=80" in problems[0]
+    skipped = [{"level": -3.0, "reason": "more lost modes than max_modes=3", "estimated_fraction": 0.2}]
+    problems, _ = _warnings({**base, "lost_mode_candidates_skipped": skipped}, 50)
+    assert "estimated to hold 20% of the evidence that was not run again (more lost modes" in problems[0]
+    _, notes = _warnings({**base, "importance_ess_fraction": 0.1, "logZ_stage_difference_sigma": 5.0,
+                          "posterior_fraction_flow_branch": 0.1}, 50)
+    assert len(notes) == 3
+
+
+def test_two_stage_gives_a_small_cluster_a_gaussian_and_a_floor_share():
+    # A 0.95 / 0.05 pair: the small mode has too few effective samples for a flow of its own.
+    problem = BimodalProblem(2, weights=(0.95, 0.05))
+    tw = fp.two_stage(problem.loglikelihood, problem.prior, nlive_low=50, nlive_high=150, seed=1, flow_beta=1.0,
+                      n_flows=1, flow_options={**TINY, "min_cluster_size": 60})
+    clusters = tw.diagnostics["clusters"]
+    assert len(clusters) == 2 and sorted(c["has_flow"] for c in clusters) == [False, True]
+    small = min(clusters, key=lambda c: c["training_share"])
+    # min_share = 0.5 over 2 clusters: at least a quarter of the proposal, whatever stage 1 gave it.
+    assert small["proposal_share"] >= 0.25 - 1e-12
+    assert_within(tw.logZ, problem.logZ, tw.logZerr)
+
+
+def test_two_stage_with_a_single_maf():
+    tw = fp.two_stage(gauss3, BOX3, nlive_low=40, nlive_high=80, flow="maf", n_flows=1, flow_scale=1.2,
+                      gaussian_weight=0.0, seed=2,
+                      flow_options={"hidden_layers": (8, 8), "number_networks": 2, "epochs": 20})
+    assert isinstance(tw.flow, fp.MAF) and len(tw.repartitioned.prior.components) == 2
+    # Stage 2 proposes from the trained flow with its base widened by flow_scale.
+    theta = tw.flow.sample(50, seed=3)
+    np.testing.assert_allclose(tw.repartitioned.prior.components[1].log_prob(theta),
+                               tw.flow.widened(1.2).log_prob(theta), rtol=1e-12)
+
+
+def test_two_stage_flow_scale_one_proposes_the_trained_flow():
+    tw = fp.two_stage(gauss3, BOX3, nlive_low=40, nlive_high=80, flow="maf", n_flows=1, flow_scale=1.0, seed=2,
+                      flow_options={"hidden_layers": (8, 8), "number_networks": 2, "epochs": 20})
+    assert tw.repartitioned.prior.components[1] is tw.flow
+
+
+def test_two_stage_proposes_an_ensemble_of_flows_trained_on_the_tempered_posterior():
+    tw = fp.two_stage(gauss3, BOX3, nlive_low=50, nlive_high=150, flow="maf", n_flows=2, flow_beta=0.5,
+                      flow_scale=1.0, gaussian_weight=0.0, seed=3,
+                      flow_options={"hidden_layers": (16, 16), "number_networks": 2, "epochs": 100})
+    components = tw.repartitioned.prior.components
+    assert isinstance(tw.flow, fp.Mixture) and components[1:] == tw.flow.components
+    theta = tw.flow.sample(4000, seed=4)
+    # Two seeds, two different flows: the ensemble is not one flow twice.
+    assert np.max(np.abs(components[1].log_prob(theta) - components[2].log_prob(theta))) > 0.05
+    # A Gaussian likelihood tempered to beta = 0.5 has twice the covariance;
+    # the untempered stage-1 posterior would give a ratio near 1.
+    ratio = np.diag(np.cov(theta.T)) / np.diag(COV)
+    assert np.all((ratio > 1.5) & (ratio < 2.7)), ratio
+    assert_within(tw.logZ, TRUTH3, tw.logZerr)
+
+
+SMALL_TWO_STAGE = dict(nlive_low=40, nlive_high=100, flow="maf", n_flows=1, seed=2,
+                       flow_options={"hidden_layers": (8, 8), "number_networks": 2, "epochs": 20})
+
+
+def test_two_stage_stage2_stops_by_the_live_points_mean_evidence():
+    tw = fp.two_stage(gauss3, BOX3, **SMALL_TWO_STAGE)
+    # PolyChord's rule: the live points' evidence X <L~_live> just below 0.66 of the dead points'.
+    assert 0.9 * 0.66 < live_to_dead_evidence_ratio(tw.high.raw) < 0.66
+    assert_within(tw.logZ, TRUTH3, tw.logZerr)
+    # dynesty's own rule (largest live likelihood) on the same stage 1, flow and stage-2 seed runs longer.
+    plain = fp.two_stage(gauss3, BOX3, high_options={"precision_criterion": None}, **SMALL_TWO_STAGE)
+    assert plain.high.raw["niter"] > tw.high.raw["niter"]
+
+
+def test_two_stage_dynamic_stage2_keeps_its_own_stopping_rules():
+    tw = fp.two_stage(gauss3, BOX3, high_options={"dynamic": True, "maxbatch": 0}, **SMALL_TWO_STAGE)
+    assert_within(tw.logZ, TRUTH3, tw.logZerr)
+
+
+# --- errors: all raised before the first likelihood call ----------------------------
+def never(theta):
+    raise AssertionError("the likelihood was called before the options were checked")
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"low_options": {"nlive_typo": 3}}, r"expected low_options among the dynesty and run options .*; got \['nlive_typo'\]"),
+    ({"high_options": {"bond": "multi"}}, r"expected high_options among .*; got \['bond'\]"),
+    ({"flow_options": {"epoch": 3}}, r"expected flow_options among .*; got \['epoch'\]"),
+])
+def test_two_stage_unknown_options_raise_before_any_call(kwargs, match):
+    with pytest.raises(TypeError, match=match):
+        fp.two_stage(never, BOX3, **kwargs)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"gaussian_inflation": (4.0, -1.0)}, "expected positive gaussian_inflation factors"),
+    ({"flow_scale": 0.5}, "expected flow_scale >= 1; got 0.5"),
+    ({"flow_beta": 0.0}, "expected 0 < flow_beta <= 1; got 0.0"),
+    ({"n_flows": 0}, "expected n_flows >= 1; got 0"),
+    ({"flow": "realnvp"}, "expected flow in"),
+    ({"sampler": "emcee"}, "expected sampler in"),
+    ({"nlive_low": 500, "nlive_high": 100}, "expected nlive_low < nlive_high; got 500 and 100"),
+    ({"gaussian_weight": 1.5}, "expected 0 <= gaussian_weight < 1; got 1.5"),
+    ({"min_share": 1.5}, "expected 0 <= min_share <= 1; got 1.5"),
+    ({"max_recovered": -1}, "expected max_recovered >= 0; got -1"),
+])
+def test_two_stage_bad_arguments_raise(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        fp.two_stage(never, BOX3, **kwargs)
+
+
+def test_two_stage_non_prior_raises():
+    with pytest.raises(TypeError, match="expected prior to be a flowprior Prior"):
+        fp.two_stage(never, "box")
+
+
+def test_two_stage_quiet_on_a_unimodal_problem():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        tw = fp.two_stage(gauss3, BOX3, nlive_low=50, nlive_high=150, seed=11, n_flows=1, flow_options=TINY)
+    assert tw.diagnostics["warnings"] == []

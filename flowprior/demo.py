@@ -59,7 +59,7 @@ def run_demo(*, seed=0, nlive_low=50, nlive_high=500, ndims=4, twist=10.0, plot=
         "logZ_true": problem.logZ,
         "single": {"logZ": single.logZ, "logZerr": single.logZerr, "ncall": single.ncall, "time_s": t1 - t0},
         "two_stage": {"logZ": tw.logZ, "logZerr": tw.logZerr, "ncall": tw.ncall, "ncall_low": tw.low.ncall,
-                      "ncall_high": tw.high.ncall, "time_s": t2 - t1},
+                      "ncall_search": tw.diagnostics["ncall_search"], "ncall_high": tw.high.ncall, "time_s": t2 - t1},
         "diagnostics": tw.diagnostics,
         "warnings": [str(w.message) for w in caught],
         "mean_true": exact.mean(axis=0).tolist(),

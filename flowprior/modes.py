@@ -527,6 +527,9 @@ class RecoveredMode:
     result_prior : CubeBox
     kind : {"lost", "split"}
         A mode the run left, or a group of its final live points run on its own.
+    log_offset : float
+        :math:`\log|B|`: the local run's dead points have the prior mass
+        ``logdX + log_offset`` in the original prior's measure.
     """
 
     island: Island
@@ -536,6 +539,7 @@ class RecoveredMode:
     result: object
     result_prior: object
     kind: str = "lost"
+    log_offset: float = 0.0
 
 
 @dataclass
@@ -557,10 +561,10 @@ def final_groups(loglikelihood, prior, samples, *, min_gap=2.0):
     """Separated groups of a run's final live points, each as an :class:`Island` at the final contour.
 
     The single-linkage tree of the final live points is cut where links
-    exceed ``min_gap`` median nearest-neighbour distances.  Each group of at
-    least two points that a valley separates from the rest is returned, and
-    the other points together as one more; also the likelihood calls of the
-    valley checks.
+    exceed ``min_gap`` median nearest-neighbour distances.  Groups that a
+    valley separates from the rest are modes of their own (merged where no
+    valley lies between them), the other points together one more region;
+    also the likelihood calls of the valley checks.
     """
     from scipy.cluster.hierarchy import fcluster, linkage
 
@@ -587,21 +591,35 @@ def final_groups(loglikelihood, prior, samples, *, min_gap=2.0):
                       others=u[~rows].copy(), log_volume=float(logX[stop] + np.log(rows.sum() / len(final))),
                       scale=scale, rest=u[~rows].copy())
 
-    for c in np.unique(labels):
+    # Each component a valley separates from the rest is a mode of its own (a single point too:
+    # the last live point of a mode that was dying out); components joined by a valley-free segment
+    # are one; what no valley separates is one region.
+    ids = np.unique(labels)
+    separated = []
+    for c in ids:
         rows = labels == c
-        if rows.sum() < 2:
-            continue
-        isl = island(rows)
-        separated, n = separated_by_a_valley(loglikelihood, prior, isl)
+        if rows.all():
+            break
+        sep, n = separated_by_a_valley(loglikelihood, prior, island(rows))
         ncall += n
-        if separated:
-            groups.append(isl)
+        (separated.append(c) if sep else None)
+        joined |= rows if not sep else False
+    merged = []
+    for c in separated:
+        for m in merged:
+            probe = island(labels == c)
+            probe.others = u[np.isin(labels, m)]
+            sep, n = separated_by_a_valley(loglikelihood, prior, probe, n_pairs=1)
+            ncall += n
+            if not sep:
+                m.append(c)
+                break
         else:
-            joined |= rows
-    if joined.sum() >= 2:
-        # Groups that no valley separates, with the points between them: one region.
-        groups.append(island(joined | ~np.isin(labels, [isl_label for isl_label in np.unique(labels)
-                                                         if (labels == isl_label).sum() >= 2])))
+            merged.append([c])
+    for m in merged:
+        groups.append(island(np.isin(labels, m)))
+    if joined.sum() >= 1:
+        groups.append(island(joined))
     return groups, ncall
 
 
@@ -672,20 +690,23 @@ def recover_lost_modes(loglikelihood, prior, samples, *, nlive, sampler="dynesty
         return top, cov, float(est), float(np.exp(est - np.logaddexp(logZ, est)))
 
     def local_run(isl, kind, top, cov, est):
-        # A lost island is zoomed in on; a group of final live points keeps its whole region.
-        box = _laplace_box(top["peak"], cov, isl.rest) if cov is not None and kind == "lost" else None
+        # A lost island, or a group of too few final live points to span its region, is zoomed in on;
+        # a larger group of final live points keeps its whole region.
+        zoom = kind == "lost" or len(isl.members) < 2 * prior.ndims + 2
+        box = _laplace_box(top["peak"], cov, isl.rest) if cov is not None and zoom else None
         if box is None:
             box = island_box(isl, extra=top["peak"], margin=0.5)
         if box is None:
             return None
         restricted = CubeBox(prior, *box)
+        offset = restricted.log_volume
         res = run(loglikelihood, restricted, sampler=sampler, nlive=nlive, seed=int(seeds[len(modes)]),
                   **(run_options or {}))
-        log_mass = float(res.logZ + restricted.log_volume)
+        log_mass = float(res.logZ + offset)
         logger.info("local run (%s) at logL %.1f, peak %.1f: %d calls, log mass %.2f (estimated %.2f)", kind,
                     isl.level, top["logL"], res.ncall, log_mass, est)
         return RecoveredMode(island=isl, peak_logL=float(top["logL"]), estimated_log_mass=est,
-                             log_mass=log_mass, result=res, result_prior=restricted, kind=kind)
+                             log_mass=log_mass, result=res, result_prior=restricted, kind=kind, log_offset=offset)
 
     if split_final:
         groups, _ = final_groups(counted, prior, samples)

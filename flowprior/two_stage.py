@@ -52,17 +52,24 @@ from .run import run
 from .samplers import SAMPLERS
 
 __all__ = ["TwoStageResult", "two_stage", "STAGE1_DYNESTY_DEFAULTS", "STAGE1_POLYCHORD_DEFAULTS",
-           "STAGE2_DEFAULTS"]
+           "STAGE2_DEFAULTS", "POLYCHORD_REPEATS"]
 
 logger = logging.getLogger(__name__)
 
 #: Stage-1 options for dynesty (measurements in ``docs/two_stage.rst``).
 STAGE1_DYNESTY_DEFAULTS = {"bound": "multi", "bootstrap": 0, "enlarge": 1.25, "first_update": {"min_eff": 20.0},
-                           "dlogz": 1.5, "min_efficiency": 0.1}
-#: Stage-1 options for PolyChord (measurements in ``docs/two_stage.rst``).
+                           "dlogz": 1.5, "min_efficiency": 0.07}
+#: Stage-1 options for PolyChord (measurements in ``docs/two_stage.rst``); ``num_repeats`` is
+#: ``POLYCHORD_REPEATS[0] * ndims`` unless given.
 STAGE1_POLYCHORD_DEFAULTS = {"precision_criterion": 0.5}
-#: Stage-2 options for either sampler: PolyChord's stopping rule on the mean live likelihood.
+#: Stage-2 options for either sampler: PolyChord's stopping rule on the mean live likelihood; with
+#: PolyChord, ``num_repeats`` is ``POLYCHORD_REPEATS[1] * ndims`` unless given.
 STAGE2_DEFAULTS = {"precision_criterion": 0.66}
+#: Live points of each local run for a mode, as a fraction of ``nlive_low`` (one mode each: no
+#: ellipsoid has to be shared).
+LOCAL_NLIVE = 0.5
+#: Slice-sampling repeats per dimension of PolyChord's stages 1 and 2 (its own default is 5).
+POLYCHORD_REPEATS = (1, 2)
 
 FLOWS = ("piecewise", "maf")
 #: Keys of ``flow_options`` that choose the clusters rather than train a flow.
@@ -110,12 +117,27 @@ def _check_options(sampler, flow, flow_options, low_options, high_options):
         raise TypeError(f"expected flow_options among {sorted(fit_keys | set(_CLUSTER_KEYS))}; got {unknown}")
 
 
-def _weighted(samples, prior, beta):
-    s = samples if beta == 1.0 else samples.set_beta(beta)
-    theta = s[list(prior.params)].to_numpy()
-    w = np.asarray(s.get_weights(), dtype=np.float64)
-    keep = w > 0
-    return theta[keep], w[keep] / w[keep].sum()
+def _merged(samples, prior, modes, beta):
+    """``(theta, log w, source)`` of stage 1 (outside the local runs' boxes) and the local runs.
+
+    :math:`\log w = \beta\log L + \log dX`, the prior mass ``dX`` in stage 1's measure throughout.
+    """
+    params = list(prior.params)
+    drop = np.zeros(len(samples), bool)
+    if modes:
+        u = prior._inverse_prior_transform(samples[params].to_numpy())
+        for m in modes:
+            drop |= np.all((u >= m.result_prior.lower) & (u <= m.result_prior.upper), axis=1)
+    thetas = [samples[params].to_numpy()[~drop]]
+    logws = [beta * samples.logL.to_numpy()[~drop] + np.asarray(samples.logdX(), dtype=np.float64)[~drop]]
+    for m in modes:
+        s = m.result.samples
+        thetas.append(s[params].to_numpy())
+        logws.append(beta * s.logL.to_numpy() + np.asarray(s.logdX(), dtype=np.float64) + m.log_offset)
+    source = np.concatenate([np.full(len(t), j) for j, t in enumerate(thetas)])
+    logw = np.concatenate(logws)
+    logw[~np.isfinite(logw)] = -np.inf
+    return np.vstack(thetas), logw, source
 
 
 def _with_floor(share, eligible, floor):
@@ -223,6 +245,8 @@ def two_stage(loglikelihood, prior, *, sampler="dynesty", nlive_low=50, nlive_hi
     # Stage 1, the first flow, stage 2, the other flows, the clustering and the local runs.
     seeds = np.random.SeedSequence(seed).generate_state(4 + n_flows)
     low_opts = dict(STAGE1_DYNESTY_DEFAULTS if sampler == "dynesty" else STAGE1_POLYCHORD_DEFAULTS)
+    if sampler == "polychord":
+        low_opts["num_repeats"] = POLYCHORD_REPEATS[0] * prior.ndims
     low_opts.update(low_options or {})
     split_check = None
     if max_recovered == 0 and "min_efficiency" not in (low_options or {}):
@@ -237,52 +261,36 @@ def two_stage(loglikelihood, prior, *, sampler="dynesty", nlive_low=50, nlive_hi
 
     recovery = None
     if max_recovered > 0:
-        recovery = recover_lost_modes(loglikelihood, prior, low.samples, nlive=nlive_low, sampler=sampler,
+        nlive_local = max(int(LOCAL_NLIVE * nlive_low), 2 * prior.ndims + 2)
+        recovery = recover_lost_modes(loglikelihood, prior, low.samples, nlive=nlive_local, sampler=sampler,
                                       seed=int(seeds[-1]), max_modes=int(max_recovered), run_options=local_opts,
                                       split_final=low.stopped_by == "min_efficiency")
     modes = recovery.modes if recovery else []
 
-    # Training samples: stage 1 outside the local runs' boxes, and each local run, in proportion to their masses.
-    first_theta, first_w = _weighted(low.samples, prior, flow_beta)
-    if modes:
-        u = prior._inverse_prior_transform(first_theta)
-        inside = np.zeros(len(u), bool)
-        for m in modes:
-            inside |= np.all((u >= m.result_prior.lower) & (u <= m.result_prior.upper), axis=1)
-        log_first = float(low.logZ + np.log(max(first_w[~inside].sum(), 1e-300)))
-        first_theta, first_w = first_theta[~inside], first_w[~inside]
-    else:
-        log_first = float(low.logZ)
-    if modes and (len(first_w) < prior.ndims + 2 or log_first < float(logsumexp([m.log_mass for m in modes])) - 7.0):
-        # What the local runs left of stage 1 holds under 1e-3 of the mass: its low-likelihood points.
-        log_first, first_theta, first_w = -np.inf, first_theta[:0], first_w[:0]
-    log_masses = np.array([log_first] + [m.log_mass for m in modes])
-    shares = np.exp(log_masses - logsumexp(log_masses))
-    parts = [(first_theta, first_w / max(first_w.sum(), 1e-300))] + [_weighted(m.result.samples, prior, flow_beta)
-                                                                      for m in modes]
-    theta = np.vstack([t for t, _ in parts])
-    w = np.concatenate([wi * s for (_, wi), s in zip(parts, shares)])
-    source = np.concatenate([np.full(len(t), j) for j, (t, _) in enumerate(parts)])
-
+    # Training samples: stage 1 outside the local runs' boxes, and the local runs, merged into one
+    # weighted sample.  A local run's dead points carry prior mass logdX + log|B| in stage 1's
+    # measure, so the merged weights L^beta_f dX are consistent.
+    theta, log_weight, source = _merged(low.samples, prior, modes, flow_beta)
+    w = np.exp(log_weight - np.max(log_weight))
+    keep = w > 0
+    theta, w, source = theta[keep], w[keep] / w[keep].sum(), source[keep]
     fit_opts = {"epochs": 300, "patience": 30}
     fit_opts.update({k: v for k, v in (flow_options or {}).items() if k not in _CLUSTER_KEYS})
     cluster_opts = {k: v for k, v in (flow_options or {}).items() if k in _CLUSTER_KEYS}
     # A low-nlive run has a few hundred effective samples; 50 per cluster still trains a usable flow.
     min_size = int(cluster_opts.pop("min_cluster_size", 50))
-    first = source == 0
-    labels = np.empty(len(w), int)
-    k1, scores = 0, {}
-    if first.any():
-        labels[first], scores = cluster(theta[first], w[first], min_cluster_size=1, seed=int(seeds[-2]),
-                                        **cluster_opts)
-        k1 = int(labels[first].max()) + 1
-    labels[~first] = k1 + source[~first] - 1
-    n_clusters = k1 + len(modes)
+    labels, scores = cluster(theta, w, min_cluster_size=1, seed=int(seeds[-2]), **cluster_opts)
+    n_clusters = int(labels.max()) + 1
+    kinds = []
+    for k in range(n_clusters):
+        by_source = np.bincount(source[labels == k], weights=w[labels == k], minlength=len(modes) + 1)
+        j = int(np.argmax(by_source))
+        kinds.append("stage 1" if j == 0 else ("recovered" if modes[j - 1].kind == "lost" else "split"))
     share = np.array([w[labels == k].sum() for k in range(n_clusters)]) / w.sum()
     ess = np.array([effective_sample_size(w[labels == k]) for k in range(n_clusters)])
     big = np.where(ess >= min_size)[0]
 
-    # Flows: one per cluster with enough effective samples; all samples in one flow if none has.
+    # Flows: one per cluster with enough effective samples.
     flow_seeds = [int(s) for s in [seeds[1], *seeds[3:3 + n_flows - 1]]]
     if flow == "piecewise" and len(big) > 0:
         rows = np.isin(labels, big)
@@ -295,7 +303,9 @@ def two_stage(loglikelihood, prior, *, sampler="dynesty", nlive_low=50, nlive_hi
         cls = PiecewiseMAF if flow == "piecewise" else MAF
         opts = {"min_cluster_size": 1, "n_clusters": 1, **fit_opts} if cls is PiecewiseMAF else fit_opts
         flows = [cls.fit(theta, w, prior=prior, params=list(prior.params), seed=s, **opts) for s in flow_seeds]
-        flow_clusters = None  # one flow over every cluster
+        # One flow over every cluster; but not over separated clusters, which it would bridge: those
+        # are proposed from by their Gaussian moment fits (the flow is still ``tw.flow``).
+        flow_clusters = None if n_clusters == 1 or flow == "maf" else []
     q = flows[0] if n_flows == 1 else Mixture(flows, np.ones(n_flows))
 
     # The proposal: every cluster its share of it, at least min_share / K; within a cluster, its flows
@@ -303,10 +313,7 @@ def two_stage(loglikelihood, prior, *, sampler="dynesty", nlive_low=50, nlive_hi
     components, weights, owner = [], [], []
     flow_weight = 1.0 - gaussian_weight
     # Clusters with too few effective samples to fit a Gaussian are stray points, not modes: no floor.
-    # Nor for what stage 1 left outside local runs of its final modes: their tails.
     modelike = ess >= prior.ndims + 1
-    if any(m.kind == "split" for m in modes):
-        modelike[:k1] = False
     cshare = _with_floor(share, modelike, min_share / max(int(modelike.sum()), 1))
     if flow_clusters is None:
         for f in flows:
@@ -335,15 +342,17 @@ def two_stage(loglikelihood, prior, *, sampler="dynesty", nlive_low=50, nlive_hi
 
     high_options = dict(high_options or {})
     high_opts = {} if high_options.get("dynamic") else dict(STAGE2_DEFAULTS)
+    if sampler == "polychord":
+        high_opts["num_repeats"] = POLYCHORD_REPEATS[1] * prior.ndims
     high_opts.update(high_options)
     high = run(rp.loglikelihood, rp.prior, sampler=sampler, nlive=nlive_high, seed=int(seeds[2]), **high_opts)
 
     ncall_search = (recovery.ncall_probe + recovery.ncall_runs if recovery else 0) + (split_check.ncall
                                                                                       if split_check else 0)
     info = {"labels": labels, "share": share, "ess": ess, "flow_clusters": flow_clusters, "owner": np.array(owner),
-            "n_found": k1, "scores": scores, "recovery": recovery, "min_size": min_size,
+            "scores": scores, "recovery": recovery, "min_size": min_size,
             "ncall_search": ncall_search, "proposal": Mixture(components, weights),
-            "kinds": ["recovered" if m.kind == "lost" else "split" for m in modes]}
+            "kinds": kinds}
     diag = _diagnostics(low, high, rp, prior, info, nlive_low)
     ncall = low.ncall + ncall_search + high.ncall
     logger.info("two_stage: logZ = %.3f +- %.3f with %d calls (%d stage 1, %d recovering lost modes, %d stage 2)",
@@ -378,7 +387,7 @@ def _diagnostics(low, high, rp, prior, info, nlive_low):
     for k in range(len(info["share"])):
         mine = owner == k
         clusters.append({
-            "source": "stage 1" if k < info["n_found"] else info["kinds"][k - info["n_found"]],
+            "source": info["kinds"][k],
             "training_share": float(info["share"][k]),
             "effective_samples": float(info["ess"][k]),
             "has_flow": info["flow_clusters"] is None or k in info["flow_clusters"],

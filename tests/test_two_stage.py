@@ -238,3 +238,35 @@ def test_two_stage_quiet_on_a_unimodal_problem():
         warnings.simplefilter("error", RuntimeWarning)
         tw = fp.two_stage(gauss3, BOX3, nlive_low=50, nlive_high=150, seed=11, n_flows=1, flow_options=TINY)
     assert tw.diagnostics["warnings"] == []
+
+
+def test_two_stage_with_polychord_uses_its_stage_defaults(monkeypatch):
+    import sys
+
+    from . import polychord_standin
+
+    calls = []
+
+    def spy(*args, **kwargs):
+        calls.append({k: kwargs.get(k) for k in ("nlive", "num_repeats", "precision_criterion")})
+        return polychord_standin.run(*args, **kwargs)
+
+    monkeypatch.setitem(sys.modules, "pypolychord", type(sys)("pypolychord"))
+    sys.modules["pypolychord"].run = spy
+    tw = fp.two_stage(gauss3, BOX3, sampler="polychord", nlive_low=40, nlive_high=80, n_flows=1, seed=1,
+                      flow_options=TINY, low_options={"feedback": -1}, high_options={"feedback": -1})
+    # Stage 1: ndims slice repeats, stopped at precision 0.5; stage 2: 2 ndims, precision 0.66.
+    assert calls[0] == {"nlive": 40, "num_repeats": 3, "precision_criterion": 0.5}
+    assert calls[-1] == {"nlive": 80, "num_repeats": 6, "precision_criterion": 0.66}
+    assert np.isfinite(tw.logZ)
+
+
+@pytest.mark.slow
+def test_two_stage_with_real_polychord_if_installed(tmp_path):
+    pytest.importorskip("pypolychord")
+    counter = Counter(gauss3)
+    tw = fp.two_stage(counter, BOX3, sampler="polychord", nlive_low=50, nlive_high=200, n_flows=1, seed=2,
+                      flow_options=TINY, low_options={"feedback": -1, "base_dir": str(tmp_path / "low")},
+                      high_options={"feedback": -1, "base_dir": str(tmp_path / "high")})
+    assert_within(tw.logZ, TRUTH3, tw.logZerr)
+    assert tw.ncall == counter.n

@@ -65,7 +65,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class Island:
-    """A group of live points that a run left before its end (see module docs).
+    r"""A group of live points that a run left before its end (see module docs).
 
     Attributes
     ----------
@@ -511,7 +511,7 @@ class SeparatedModes:
 
 @dataclass
 class RecoveredMode:
-    """A lost island found again by a local run (:func:`recover_lost_modes`).
+    r"""A lost island found again by a local run (:func:`recover_lost_modes`).
 
     Attributes
     ----------
@@ -521,7 +521,7 @@ class RecoveredMode:
     estimated_log_mass : float
         :func:`log_mass_above` at that peak, before the local run.
     log_mass : float
-        The local run's :math:`\\log(Z_B |B|)`.
+        The local run's :math:`\log(Z_B |B|)`.
     result : RunResult
         The local run, on the :class:`CubeBox` prior ``result_prior``.
     result_prior : CubeBox
@@ -557,11 +557,13 @@ class Recovery:
     ncall_runs: int
 
 
-def final_groups(loglikelihood, prior, samples, *, min_gap=2.0):
+def final_groups(loglikelihood, prior, samples, *, min_gap=4.0):
     """Separated groups of a run's final live points, each as an :class:`Island` at the final contour.
 
     The single-linkage tree of the final live points is cut where links
-    exceed ``min_gap`` median nearest-neighbour distances.  Groups that a
+    exceed ``min_gap`` median nearest-neighbour distances (as in
+    :class:`SeparatedModes`: at 2, modes fall apart into pieces that no
+    valley separates, and were run as one region).  Groups that a
     valley separates from the rest are modes of their own (merged where no
     valley lies between them), the other points together one more region;
     also the likelihood calls of the valley checks.
@@ -718,6 +720,24 @@ def recover_lost_modes(loglikelihood, prior, samples, *, nlive, sampler="dynesty
                 continue
             ncall_runs += mode.result.ncall
             modes.append(mode)
+    # A split group's box can hold modes that its own run, at few live points, lost in turn.
+    extra_probe = 0
+    for parent in list(modes):
+        inner = recover_lost_modes(loglikelihood, parent.result_prior, parent.result.samples, nlive=nlive,
+                                   sampler=sampler, seed=int(seeds[-1]), max_modes=max_modes,
+                                   max_candidates=max_candidates, min_fraction=min_fraction,
+                                   run_options=run_options)
+        extra_probe += inner.ncall_probe
+        ncall_runs += inner.ncall_runs
+        box = parent.result_prior
+        for m in inner.modes:
+            width = box.upper - box.lower
+            composed = CubeBox(prior, box.lower + width * m.result_prior.lower, box.lower + width * m.result_prior.upper)
+            modes.append(RecoveredMode(island=m.island, peak_logL=m.peak_logL,
+                                       estimated_log_mass=m.estimated_log_mass + box.log_volume,
+                                       log_mass=m.log_mass + box.log_volume, result=m.result,
+                                       result_prior=composed, kind="lost", log_offset=composed.log_volume))
+        skipped += inner.skipped
     n_split = len(modes)
     for isl in lost_islands(samples, prior)[:max_candidates]:
         if inside_a_box(isl.members):
@@ -744,4 +764,4 @@ def recover_lost_modes(loglikelihood, prior, samples, *, nlive, sampler="dynesty
             continue
         ncall_runs += mode.result.ncall
         modes.append(mode)
-    return Recovery(modes=modes, skipped=skipped, ncall_probe=counted.ncall, ncall_runs=ncall_runs)
+    return Recovery(modes=modes, skipped=skipped, ncall_probe=counted.ncall + extra_probe, ncall_runs=ncall_runs)

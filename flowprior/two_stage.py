@@ -118,22 +118,24 @@ def _check_options(sampler, flow, flow_options, low_options, high_options):
 
 
 def _merged(samples, prior, modes, beta):
-    """``(theta, log w, source)`` of stage 1 (outside the local runs' boxes) and the local runs.
+    r"""``(theta, log w, source)`` of stage 1 and the local runs, each outside the smaller boxes of the others.
 
-    :math:`\log w = \beta\log L + \log dX`, the prior mass ``dX`` in stage 1's measure throughout.
+    :math:`\log w = \beta\log L + \log dX`, the prior mass ``dX`` in stage 1's measure throughout.  A
+    local run accounts for all of its box, so what another source (stage 1, or the run of a larger box
+    holding it) has inside the box is dropped.
     """
     params = list(prior.params)
-    drop = np.zeros(len(samples), bool)
-    if modes:
-        u = prior._inverse_prior_transform(samples[params].to_numpy())
+    sources = [(samples, 0.0, 0.0)] + [(m.result.samples, m.log_offset, m.result_prior.log_volume) for m in modes]
+    thetas, logws = [], []
+    for s, offset, log_volume in sources:
+        theta = s[params].to_numpy()
+        logw = beta * s.logL.to_numpy() + np.asarray(s.logdX(), dtype=np.float64) + offset
+        u = prior._inverse_prior_transform(theta)
         for m in modes:
-            drop |= np.all((u >= m.result_prior.lower) & (u <= m.result_prior.upper), axis=1)
-    thetas = [samples[params].to_numpy()[~drop]]
-    logws = [beta * samples.logL.to_numpy()[~drop] + np.asarray(samples.logdX(), dtype=np.float64)[~drop]]
-    for m in modes:
-        s = m.result.samples
-        thetas.append(s[params].to_numpy())
-        logws.append(beta * s.logL.to_numpy() + np.asarray(s.logdX(), dtype=np.float64) + m.log_offset)
+            if m.result_prior.log_volume < log_volume:
+                logw[np.all((u >= m.result_prior.lower) & (u <= m.result_prior.upper), axis=1)] = -np.inf
+        thetas.append(theta)
+        logws.append(logw)
     source = np.concatenate([np.full(len(t), j) for j, t in enumerate(thetas)])
     logw = np.concatenate(logws)
     logw[~np.isfinite(logw)] = -np.inf

@@ -4,27 +4,20 @@ import warnings
 
 import numpy as np
 import pytest
-from scipy.stats import multivariate_normal
 
 import flowprior as fp
-from flowprior.problems import BimodalProblem, MixtureProblem, _correlation_cov
+from flowprior.problems import BimodalProblem, GaussianProblem, MixtureProblem, _correlation_cov
 from flowprior.two_stage import _warnings
 
 from .nested_checks import assert_within, live_to_dead_evidence_ratio
 
-D = 3
-_RNG = np.random.default_rng(6)
-_A = _RNG.normal(size=(D, D))
-COV = 0.01 * (_A @ _A.T + D * np.eye(D))
-MU = _RNG.uniform(-0.5, 0.5, D)
-_MVN = multivariate_normal(MU, COV)
-BOX3 = fp.UniformPrior(np.full(D, -5.0), np.full(D, 5.0))
-TRUTH3 = -D * np.log(10.0)
+GAUSS3 = GaussianProblem(3, half_width=5.0)
+BOX3, TRUTH3, MU, COV = GAUSS3.prior, GAUSS3.logZ, GAUSS3.mean, GAUSS3.cov
 TINY = {"hidden_layers": (16, 16), "number_networks": 2, "epochs": 100}
 
 
 def gauss3(theta):
-    return _MVN.logpdf(theta)
+    return GAUSS3.loglikelihood(theta)
 
 
 class Counter:

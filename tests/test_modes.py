@@ -150,3 +150,14 @@ def test_lost_islands_of_a_unimodal_run_are_all_rejected_cheaply():
     assert rec.ncall_probe < 0.2 * run.ncall
     assert all(isinstance(isl, Island) for isl, _, _ in rec.skipped)
     assert all(len(isl.members) >= 2 for isl in lost_islands(run.samples, BOX))
+
+
+def test_named_problems_and_their_errors():
+    from flowprior.problems import named
+
+    assert named("unequal-5").ndims == 5 and len(named("trimodal-4").weights) == 3
+    for bad in ("torus-3", "gauss", "gauss-0", "gauss-x"):
+        with pytest.raises(ValueError, match="expected a problem name family-d with family in"):
+            named(bad)
+    with pytest.raises(ValueError, match="expected as many means, covs and weights; got 2, 1 and 2"):
+        MixtureProblem([[0.0], [1.0]], [np.eye(1)], [0.5, 0.5])

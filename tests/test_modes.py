@@ -13,6 +13,8 @@ from flowprior.modes import (CubeBox, Island, SeparatedModes, climb, laplace, lo
 from flowprior.problems import MixtureProblem, _correlation_cov
 from flowprior.two_stage import STAGE1_DYNESTY_DEFAULTS
 
+from .nested_checks import first_seed
+
 BOX = fp.UniformPrior([-5.0, -5.0], [5.0, 5.0])
 TWO = MixtureProblem([[-2.0, -2.0], [2.0, 2.0]], [0.04 * np.eye(2), 0.04 * np.eye(2)], [0.5, 0.5], half_width=5.0)
 ONE = multivariate_normal([0.5, -0.5], [[0.09, 0.03], [0.03, 0.04]])
@@ -119,10 +121,17 @@ def minor_fraction(problem, samples):
     return float(w[problem.mode_log_densities(x).argmax(axis=1) == 1].sum() / w.sum())
 
 
+def first_run(problem, keeps_minor_mode):
+    """The first stage-1 run that keeps, or loses, the minor mode (about a quarter of seeds lose it)."""
+    seed = first_seed(lambda s: (minor_fraction(problem, stage1(problem, s).samples) > 0.05) == keeps_minor_mode,
+                      range(30))
+    return stage1(problem, seed)
+
+
 @pytest.mark.slow
 def test_a_lost_mode_is_found_and_run_again():
     problem = narrow_minor_mode()
-    run = stage1(problem, seed=3)  # this seed's run keeps no live point in the minor mode
+    run = first_run(problem, keeps_minor_mode=False)
     assert minor_fraction(problem, run.samples) < 0.01
     rec = recover_lost_modes(problem.loglikelihood, problem.prior, run.samples, nlive=40, seed=0,
                              run_options={k: v for k, v in STAGE1_DYNESTY_DEFAULTS.items() if k != "min_efficiency"})
@@ -136,8 +145,7 @@ def test_a_lost_mode_is_found_and_run_again():
 
 def test_a_run_that_kept_every_mode_has_nothing_lost():
     problem = narrow_minor_mode()
-    run = stage1(problem, seed=0)
-    assert minor_fraction(problem, run.samples) > 0.05
+    run = first_run(problem, keeps_minor_mode=True)
     rec = recover_lost_modes(problem.loglikelihood, problem.prior, run.samples, nlive=40, seed=0)
     assert rec.modes == []
 

@@ -15,6 +15,7 @@ from .errors import (
     TrainingDataError,
 )
 from .flow import MAF
+from .importance import ImportanceResult, importance
 from .io import load, save
 from .kde import KDE
 from .nuisance import JointEvidence, JointLikelihood, NuisanceFreeLikelihood, joint
@@ -22,6 +23,7 @@ from .piecewise import PiecewiseMAF
 from .priors import GaussianPrior, LogUniformPrior, Prior, UniformPrior
 from .repartition import Mixture, Repartitioned, repartition
 from .results import RunResult
+from .reweight import reweight
 from .run import run
 from .stats import MarginalStats, marginal_stats
 from .two_stage import TwoStageResult, two_stage
@@ -46,6 +48,9 @@ __all__ = [
     "repartition",
     "two_stage",
     "TwoStageResult",
+    "importance",
+    "ImportanceResult",
+    "reweight",
     "NuisanceFreeLikelihood",
     "joint",
     "JointLikelihood",

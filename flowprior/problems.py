@@ -19,6 +19,8 @@ and the posterior is :math:`f` itself, which can be sampled directly.
 * :class:`MixtureProblem`: Gaussians with given means, covariances and
   weights; :class:`BimodalProblem` is two of them with unequal weights,
   centred at :math:`\mp 1` in every coordinate.
+* :class:`MoreDataPair`: a fast likelihood A and a slow B that adds data to it, for
+  reweighting; both evidences and B's posterior are analytic.
 * :class:`LinearGaussianPair`: two experiments sharing core parameters, each
   with correlated nuisance parameters; the evidences of each and of the
   joint analysis, and the joint posterior, are analytic.
@@ -29,7 +31,7 @@ from scipy.stats import multivariate_normal
 
 from .priors import UniformPrior
 
-__all__ = ["GaussianProblem", "BananaProblem", "MixtureProblem", "BimodalProblem", "LinearGaussianPair", "named", "NAMES"]
+__all__ = ["GaussianProblem", "BananaProblem", "MixtureProblem", "BimodalProblem", "LinearGaussianPair", "MoreDataPair", "named", "NAMES"]
 
 
 def _correlation_cov(ndims, seed, sd=0.1):
@@ -182,6 +184,51 @@ def named(spec):
     if name not in NAMES or not d.isdigit() or int(d) < 1:
         raise ValueError(f"expected a problem name family-d with family in {sorted(NAMES)}; got {spec!r}")
     return NAMES[name](int(d))
+
+
+class MoreDataPair(_Problem):
+    r"""A fast likelihood A and a slow likelihood B = A times more data, both Gaussian in a box.
+
+    :math:`\mathcal{L}_A = \mathcal{N}(\theta; \mu_A, \Sigma_A)` and
+    :math:`\mathcal{L}_B = \mathcal{L}_A\, \mathcal{N}(\theta; \mu_D, \Sigma_D)`, with
+    :math:`\Sigma_D = \Sigma_A / (r^{-2} - 1)` so that B's posterior is :math:`r` times narrower
+    than A's, and :math:`\mu_D` chosen to put B's mean ``shift`` of A's standard deviations from A's.
+    The product of Gaussians gives
+
+    .. math::
+
+        \mathcal{L}_B = \mathcal{N}(\mu_A; \mu_D, \Sigma_A + \Sigma_D)\,
+        \mathcal{N}(\theta; \mu_B, \Sigma_B), \qquad
+        \Sigma_B = (\Sigma_A^{-1} + \Sigma_D^{-1})^{-1} = r^2 \Sigma_A,
+
+    so :math:`Z_A = (2h)^{-d}` and :math:`\log Z_B = \log Z_A + \log\mathcal{N}(\mu_A; \mu_D,
+    \Sigma_A + \Sigma_D)` (Gaussians well inside the box).
+    """
+
+    def __init__(self, ndims, *, ratio=0.7, shift=0.5, half_width=10.0):
+        super().__init__(ndims, half_width)
+        if not 0.0 < ratio < 1.0:
+            raise ValueError(f"expected 0 < ratio < 1; got {ratio}")
+        self.mean_A = np.linspace(-0.5, 0.5, self.ndims)
+        self.cov_A = _correlation_cov(self.ndims, 50 + self.ndims, sd=0.2)
+        self.cov_D = self.cov_A / (ratio**-2 - 1.0)
+        self.cov_B = ratio**2 * self.cov_A
+        # mu_B = Sigma_B (Sigma_A^-1 mu_A + Sigma_D^-1 mu_D): put mu_B at mu_A + shift * sd_A along every axis.
+        self.mean_B = self.mean_A + shift * np.sqrt(np.diag(self.cov_A))
+        self.mean_D = self.cov_D @ (np.linalg.solve(self.cov_B, self.mean_B) - np.linalg.solve(self.cov_A, self.mean_A))
+        self._A = multivariate_normal(self.mean_A, self.cov_A)
+        self._D = multivariate_normal(self.mean_D, self.cov_D)
+        self.logZ_A = self.logZ
+        self.logZ_B = self.logZ + float(multivariate_normal(self.mean_D, self.cov_A + self.cov_D).logpdf(self.mean_A))
+
+    def loglikelihood_A(self, theta):
+        return float(self._A.logpdf(theta))
+
+    def loglikelihood_B(self, theta):
+        return float(self._A.logpdf(theta) + self._D.logpdf(theta))
+
+    def posterior_sample_A(self, n, seed=None):
+        return np.random.default_rng(seed).multivariate_normal(self.mean_A, self.cov_A, size=int(n))
 
 
 class LinearGaussianPair:

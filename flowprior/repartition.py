@@ -30,7 +30,10 @@ from . import _registry
 from ._logsumexp import logsumexp
 from .priors import Prior
 
-__all__ = ["Mixture", "Repartitioned", "repartition"]
+__all__ = ["Mixture", "Repartitioned", "repartition", "DEFAULT_BETA"]
+
+DEFAULT_BETA = 0.1
+"""The original prior's share of a superposition: every corrected likelihood is at most 10 L."""
 
 
 def _check_weights(weights, n):
@@ -163,7 +166,7 @@ class Repartitioned:
         return self.loglikelihood(theta)
 
 
-def repartition(loglikelihood, prior, proposals, *, beta=0.1, weights=None):
+def repartition(loglikelihood, prior, proposals, *, beta=DEFAULT_BETA, weights=None):
     r"""Superpose ``proposals`` with ``prior`` and correct the likelihood to keep Z exact.
 
     Parameters

@@ -26,7 +26,7 @@ def main():
     parser.add_argument("--sampler", default="dynesty", choices=["dynesty", "polychord"])
     parser.add_argument("--first-seed", type=int, default=0)
     args = parser.parse_args()
-    print(f"{'problem':12s}{'seed':>5s}{'logZ - truth':>14s}{'logZerr':>9s}{'z':>7s}{'ncall':>9s}{'search':>8s}"
+    print(f"{'problem':12s}{'seed':>5s}{'logZ - truth':>14s}{'logZerr':>9s}{'z':>7s}{'ncall':>9s}{'search':>8s}{'pilot':>7s}"
           f"{'recovered':>10s}{'warnings':>9s}{'time s':>8s}", flush=True)
     by_problem = {}
     for item in args.runs.split(","):
@@ -42,7 +42,7 @@ def main():
             by_problem.setdefault(spec, []).append(z)
             d = tw.diagnostics
             print(f"{spec:12s}{seed:5d}{tw.logZ - problem.logZ:14.3f}{tw.logZerr:9.3f}{z:7.2f}{tw.ncall:9d}"
-                  f"{d['ncall_search']:8d}{len(d['recovered_modes']):10d}{n_warn:9d}"
+                  f"{d['ncall_search']:8d}{d['ncall_pilot']:7d}{len(d['recovered_modes']):10d}{n_warn:9d}"
                   f"{time.perf_counter() - t0:8.0f}", flush=True)
     print("\nproblem        runs  rms z  max |z|  mean z")
     every = []

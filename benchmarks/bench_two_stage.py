@@ -54,7 +54,7 @@ def main():
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     print(f"{'problem':12s}{'seed':>5s}{'KL':>6s}{'single calls':>14s}{'err':>7s}{'z':>6s}"
-          f"{'2-stage calls':>15s}{'(low+search+high)':>22s}{'err':>7s}{'z':>6s}{'calls %':>9s}{'s2*N %':>8s}{'K':>3s}{'mean':>6s}{'cov':>6s}{'time s':>8s}",
+          f"{'2-stage calls':>15s}{'(low+search+pilot+high)':>28s}{'err':>7s}{'z':>6s}{'calls %':>9s}{'s2*N %':>8s}{'K':>3s}{'mean':>6s}{'cov':>6s}{'time s':>8s}",
           flush=True)
     for spec in args.problems.split(","):
         problem = named(spec)
@@ -68,14 +68,14 @@ def main():
             tw = fp.two_stage(loglike, prior, nlive_low=args.nlive_low, nlive_high=args.nlive_high,
                               flow=args.flow, gaussian_weight=args.gaussian_weight, seed=seed, **extra)
             kl = float(single.samples.D_KL())
-            search = tw.diagnostics["ncall_search"]
+            search, pilot = tw.diagnostics["ncall_search"], tw.diagnostics["ncall_pilot"]
             zs = (single.logZ - truth) / single.logZerr
             zt = (tw.logZ - truth) / tw.logZerr
             calls = 100 * tw.ncall / single.ncall
             mean_err, cov_err = _moment_errors(problem, tw.samples, seed)
             prec = 100 * (tw.logZerr**2 * tw.ncall) / (single.logZerr**2 * single.ncall)
             print(f"{spec:12s}{seed:5d}{kl:6.1f}{single.ncall:14d}{single.logZerr:7.3f}{zs:6.1f}"
-                  f"{tw.ncall:15d}{f'({tw.low.ncall}+{search}+{tw.high.ncall})':>22s}{tw.logZerr:7.3f}{zt:6.1f}"
+                  f"{tw.ncall:15d}{f'({tw.low.ncall}+{search}+{pilot}+{tw.high.ncall})':>28s}{tw.logZerr:7.3f}{zt:6.1f}"
                   f"{calls:9.1f}{prec:8.2f}{tw.diagnostics.get('n_clusters', 1):3d}"
                   f"{mean_err:6.2f}{cov_err:6.2f}"
                   f"{time.perf_counter() - t0:8.0f}", flush=True)

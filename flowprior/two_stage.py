@@ -53,7 +53,8 @@ from .run import run
 from .samplers import SAMPLERS
 
 __all__ = ["TwoStageResult", "two_stage", "STAGE1_DYNESTY_DEFAULTS", "STAGE1_POLYCHORD_DEFAULTS",
-           "STAGE2_DEFAULTS", "POLYCHORD_REPEATS", "PILOT_DRAWS", "PILOT_ROUNDS"]
+           "STAGE2_DEFAULTS", "POLYCHORD_REPEATS", "PILOT_DRAWS", "PILOT_ROUNDS",
+           "PILOT_REFIT_EFFICIENCY"]
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +72,8 @@ STAGE2_DEFAULTS = {"precision_criterion": 0.66}
 PILOT_DRAWS = 100
 #: At most this many pilot rounds (each refits the Gaussians of clusters too small for a flow).
 PILOT_ROUNDS = 3
+#: A small cluster's Gaussians are refitted when its pilot draws' effective fraction is below this.
+PILOT_REFIT_EFFICIENCY = 0.5
 #: Live points of each local run for a mode, as a fraction of ``nlive_low`` (one mode each: no
 #: ellipsoid has to be shared).
 LOCAL_NLIVE = 0.5
@@ -394,9 +397,13 @@ def two_stage(loglikelihood, prior, *, sampler="dynesty", nlive_low=50, nlive_hi
             # of population Monte Carlo), and the next round measures the shares again.
             refit = False
             for k in range(n_clusters):
-                wk = pilot["weights"] * pilot["responsibility"][:, k]
-                if flow_clusters is not None and k not in flow_clusters and modelike[k] and wk.sum() > 0 \
-                        and effective_sample_size(wk) >= prior.ndims + 1:
+                rk = pilot["responsibility"][:, k]
+                wk = pilot["weights"] * rk
+                if wk.sum() <= 0 or k in flow_clusters or not modelike[k]:
+                    continue
+                # Refit only a poor fit (its draws' weights uneven) with enough weighted draws to fit.
+                ess_k = effective_sample_size(wk)
+                if ess_k >= prior.ndims + 1 and ess_k < PILOT_REFIT_EFFICIENCY * rk.sum():
                     for i in np.where(owner == k)[0]:
                         components[i] = fit_cube_gaussian(pilot["theta"], wk, prior, inflation=inflation_of[i])
                     refit = True

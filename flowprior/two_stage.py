@@ -44,6 +44,7 @@ from ._logsumexp import logsumexp
 from .counting import CountedLikelihood
 from .data import effective_sample_size
 from .flow import MAF
+from .importance import importance
 from .modes import SeparatedModes, recover_lost_modes
 from .piecewise import PiecewiseMAF, cluster
 from .priors import Prior
@@ -91,8 +92,11 @@ class TwoStageResult:
 
     ``logZ``, ``logZerr`` and ``samples`` come from stage 2 (exact for the
     original problem; the ``logL`` column there is the repartitioned
-    likelihood).  ``ncall`` counts every likelihood call: stage 1, the
-    search for lost modes and their local runs, and stage 2.
+    likelihood), combined with the importance stage's evidence when
+    ``target_logZerr`` asked for one (``importance``, an
+    :class:`~flowprior.ImportanceResult`, else None).  ``ncall`` counts every
+    likelihood call: stage 1, the search for lost modes and their local runs,
+    the pilot, stage 2 and the importance stage.
     """
 
     logZ: float
@@ -105,6 +109,7 @@ class TwoStageResult:
     repartitioned: object = field(repr=False)
     diagnostics: dict = field(default_factory=dict)
     recovered: tuple = ()
+    importance: object = None
 
 
 def _check_options(sampler, flow, flow_options, low_options, high_options):
@@ -190,7 +195,7 @@ def _pilot_shares(loglikelihood, prior, components, weights, owner, n_clusters, 
 def two_stage(loglikelihood, prior, *, sampler="dynesty", nlive_low=50, nlive_high=500, beta=DEFAULT_BETA,
               flow="piecewise", n_flows=3, flow_beta=0.7, flow_scale=1.0, gaussian_weight=0.2,
               gaussian_inflation=(4.0, 25.0), min_share=0.5, max_recovered=3, seed=None, flow_options=None,
-              low_options=None, high_options=None):
+              low_options=None, high_options=None, target_logZerr=None):
     r"""Cheap run, proposal, exact repartitioned run (see module docs).
 
     Parameters
@@ -246,6 +251,17 @@ def two_stage(loglikelihood, prior, *, sampler="dynesty", nlive_low=50, nlive_hi
         :func:`flowprior.run` for stage 1 (and the local runs) and stage 2,
         over ``STAGE1_*_DEFAULTS`` and ``STAGE2_DEFAULTS``.  Unknown names
         raise ``TypeError`` before any likelihood call.
+    target_logZerr : float, optional
+        Where stage 2's error is larger, an importance stage (:func:`flowprior.importance`) from
+        the same defensive proposal, independent of stage 2, adds draws until the two estimates
+        combined by inverse variance reach it,
+
+        .. math::
+
+            \log Z = \frac{\log Z_2/\sigma_2^2 + \log Z_I/\sigma_I^2}{1/\sigma_2^2 + 1/\sigma_I^2},
+            \qquad \sigma^{-2} = \sigma_2^{-2} + \sigma_I^{-2};
+
+        a ``RuntimeWarning`` when the two differ by more than 4 combined sigma.
 
     Returns
     -------
@@ -253,6 +269,9 @@ def two_stage(loglikelihood, prior, *, sampler="dynesty", nlive_low=50, nlive_hi
     """
     if sampler not in SAMPLERS:
         raise ValueError(f"expected sampler in {SAMPLERS}; got {sampler!r}")
+    if target_logZerr is not None and (isinstance(target_logZerr, bool) or not isinstance(
+            target_logZerr, (int, float, np.integer, np.floating)) or not 0 < target_logZerr < np.inf):
+        raise ValueError(f"expected target_logZerr > 0 or None; got {target_logZerr!r}")
     if flow not in FLOWS:
         raise ValueError(f"expected flow in {FLOWS}; got {flow!r}")
     if not isinstance(prior, Prior):
@@ -426,11 +445,37 @@ def two_stage(loglikelihood, prior, *, sampler="dynesty", nlive_low=50, nlive_hi
             "proposal": Mixture(components, component_weights(cshare)),
             "kinds": kinds}
     diag = _diagnostics(low, high, rp, prior, info, nlive_low)
-    ncall = low.ncall + ncall_search + ncall_pilot + high.ncall
+    logZ, logZerr, imp = high.logZ, high.logZerr, None
+    if target_logZerr is not None and high.logZerr > target_logZerr:
+        logZ, logZerr, imp = _importance_stage(loglikelihood, prior, info["proposal"], beta, high, target_logZerr,
+                                               np.random.default_rng([int(seeds[2]), 2]), diag)
+    ncall_importance = imp.ncall if imp else 0
+    diag["ncall_importance"] = ncall_importance
+    ncall = low.ncall + ncall_search + ncall_pilot + high.ncall + ncall_importance
     logger.info("two_stage: logZ = %.3f +- %.3f with %d calls (%d stage 1, %d recovering lost modes, %d pilot, "
-                "%d stage 2)", high.logZ, high.logZerr, ncall, low.ncall, ncall_search, ncall_pilot, high.ncall)
-    return TwoStageResult(logZ=high.logZ, logZerr=high.logZerr, ncall=ncall, samples=high.samples, low=low,
-                          high=high, flow=q, repartitioned=rp, diagnostics=diag, recovered=tuple(modes))
+                "%d stage 2, %d importance)", logZ, logZerr, ncall, low.ncall, ncall_search, ncall_pilot, high.ncall,
+                ncall_importance)
+    return TwoStageResult(logZ=logZ, logZerr=logZerr, ncall=ncall, samples=high.samples, low=low,
+                          high=high, flow=q, repartitioned=rp, diagnostics=diag, recovered=tuple(modes),
+                          importance=imp)
+
+
+def _importance_stage(loglikelihood, prior, proposal, beta, high, target, rng, diag):
+    """Importance draws until stage 2's and their evidence combined reach ``target`` (see ``target_logZerr``)."""
+    need = 1.0 / np.sqrt(1.0 / target**2 - 1.0 / high.logZerr**2)
+    imp = importance(loglikelihood, prior, proposal, target_logZerr=float(need), beta=beta, seed=rng)
+    w2, wi = high.logZerr**-2, imp.logZerr**-2
+    logZ = (w2 * high.logZ + wi * imp.logZ) / (w2 + wi)
+    logZerr = float((w2 + wi) ** -0.5)
+    apart = (high.logZ - imp.logZ) / np.hypot(high.logZerr, imp.logZerr)
+    diag.update(logZ_stage2=float(high.logZ), logZerr_stage2=float(high.logZerr), logZ_importance=float(imp.logZ),
+                logZerr_importance=float(imp.logZerr), stage2_importance_difference_sigma=float(apart))
+    if abs(apart) > 4:
+        msg = (f"stage 2 and the importance stage disagree by {apart:.1f} sigma (logZ {high.logZ:.3f} +- "
+               f"{high.logZerr:.3f} and {imp.logZ:.3f} +- {imp.logZerr:.3f}): the proposal may miss mass")
+        diag["warnings"].append(msg)
+        warnings.warn(f"two_stage: {msg}", RuntimeWarning, stacklevel=3)
+    return float(logZ), logZerr, imp
 
 
 def _diagnostics(low, high, rp, prior, info, nlive_low):

@@ -318,3 +318,40 @@ def test_two_stage_splits_a_stage_1_holding_three_modes_and_finds_each():
     share = np.bincount(problem.mode_log_densities(x).argmax(axis=1), weights=tw.samples.get_weights(), minlength=3)
     np.testing.assert_allclose(share / share.sum(), [0.6, 0.3, 0.1], atol=0.05)
     assert_within(tw.logZ, problem.logZ, tw.logZerr)
+
+
+def test_target_logZerr_adds_an_importance_stage_that_is_counted_and_combined():
+    counter = Counter(gauss3)
+    tw = fp.two_stage(counter, BOX3, nlive_low=50, nlive_high=150, seed=6, n_flows=1, flow_options=TINY,
+                      target_logZerr=0.02)
+    d = tw.diagnostics
+    assert tw.logZerr <= 0.02 < d["logZerr_stage2"] and tw.importance is not None
+    assert tw.ncall == counter.n and d["ncall_importance"] == tw.importance.ncall > 0
+    w2, wi = d["logZerr_stage2"] ** -2, d["logZerr_importance"] ** -2
+    assert tw.logZ == pytest.approx((w2 * d["logZ_stage2"] + wi * d["logZ_importance"]) / (w2 + wi))
+    assert_within(tw.logZ, TRUTH3, tw.logZerr)
+    # A target stage 2 already meets adds nothing.
+    loose = fp.two_stage(gauss3, BOX3, nlive_low=50, nlive_high=150, seed=6, n_flows=1, flow_options=TINY,
+                         target_logZerr=1.0)
+    assert loose.importance is None and loose.diagnostics["ncall_importance"] == 0
+
+
+def test_stage_2_and_importance_stage_disagreeing_warns():
+    from types import SimpleNamespace
+
+    from flowprior.two_stage import _importance_stage
+
+    proposal = fp.GaussianPrior(MU, 2.0 * COV, params=BOX3.params)
+    high = SimpleNamespace(logZ=TRUTH3 + 1.0, logZerr=0.05)  # a stage 2 that missed nothing but is 1 nat off
+    diag = {"warnings": []}
+    with pytest.warns(RuntimeWarning, match="stage 2 and the importance stage disagree"):
+        _importance_stage(gauss3, BOX3, proposal, 0.1, high, 0.03, np.random.default_rng(0), diag)
+    assert diag["stage2_importance_difference_sigma"] > 4 and len(diag["warnings"]) == 1
+
+
+@pytest.mark.parametrize("bad", [0.0, -1.0, float("nan"), "0.1", True])
+def test_bad_target_logZerr_is_rejected_before_any_call(bad):
+    counter = Counter(gauss3)
+    with pytest.raises(ValueError, match="expected target_logZerr > 0 or None"):
+        fp.two_stage(counter, BOX3, target_logZerr=bad)
+    assert counter.n == 0

@@ -51,3 +51,14 @@ def first_seed(predicate, seeds):
         if predicate(seed):
             return seed
     raise AssertionError(f"no seed in {seeds} gave the run the test needs")
+
+
+class Counter:
+    """A likelihood that counts its own calls, to check a reported ``ncall`` against."""
+
+    def __init__(self, loglikelihood):
+        self.loglikelihood, self.n = loglikelihood, 0
+
+    def __call__(self, theta):
+        self.n += 1
+        return self.loglikelihood(theta)

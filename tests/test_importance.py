@@ -10,23 +10,12 @@ import flowprior as fp
 from flowprior.importance import DEFAULT_N_EFF, _estimate, pareto_khat
 from flowprior.problems import GaussianProblem
 
-from .nested_checks import assert_calibrated, assert_within
+from .nested_checks import Counter, assert_calibrated, assert_within
 
 BOX = fp.UniformPrior([-5.0, -5.0], [5.0, 5.0], params=["a", "b"])
 TRUTH = -np.log(100.0)
 MVN = multivariate_normal(np.zeros(2), np.eye(2))
 
-
-class Counter:
-    """A likelihood that counts its own calls, to check ``ncall`` exactly."""
-
-    def __init__(self, loglikelihood):
-        self.loglikelihood = loglikelihood
-        self.n = 0
-
-    def __call__(self, theta):
-        self.n += 1
-        return self.loglikelihood(theta)
 
 
 def gauss(mean, cov):

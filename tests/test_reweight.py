@@ -6,19 +6,10 @@ import pytest
 import flowprior as fp
 from flowprior.problems import MoreDataPair
 
-from .nested_checks import assert_within
+from .nested_checks import Counter, assert_within
 
 FLOW = dict(hidden_layers=(32, 32), number_networks=3, epochs=200, patience=20)
 
-
-class Counter:
-    def __init__(self, loglikelihood):
-        self.loglikelihood = loglikelihood
-        self.n = 0
-
-    def __call__(self, theta):
-        self.n += 1
-        return self.loglikelihood(theta)
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from flowprior.problems import BimodalProblem, GaussianProblem, MixtureProblem, 
 from flowprior.modes import SeparatedModes
 from flowprior.two_stage import STAGE1_DYNESTY_DEFAULTS, _warnings
 
-from .nested_checks import assert_within, first_seed, live_to_dead_evidence_ratio
+from .nested_checks import Counter, assert_within, first_seed, live_to_dead_evidence_ratio
 
 GAUSS3 = GaussianProblem(3, half_width=5.0)
 BOX3, TRUTH3, MU, COV = GAUSS3.prior, GAUSS3.logZ, GAUSS3.mean, GAUSS3.cov
@@ -20,16 +20,6 @@ TINY = {"hidden_layers": (16, 16), "number_networks": 2, "epochs": 100}
 def gauss3(theta):
     return GAUSS3.loglikelihood(theta)
 
-
-class Counter:
-    """A likelihood that counts its own calls, to check ``ncall`` against."""
-
-    def __init__(self, loglikelihood):
-        self.loglikelihood, self.n = loglikelihood, 0
-
-    def __call__(self, theta):
-        self.n += 1
-        return self.loglikelihood(theta)
 
 
 def narrow_minor_mode():

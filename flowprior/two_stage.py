@@ -60,8 +60,11 @@ __all__ = ["TwoStageResult", "two_stage", "STAGE1_DYNESTY_DEFAULTS", "STAGE1_POL
 logger = logging.getLogger(__name__)
 
 #: Stage-1 options for dynesty (measurements in ``docs/two_stage.rst``).
-STAGE1_DYNESTY_DEFAULTS = {"bound": "multi", "bootstrap": 0, "enlarge": 1.25, "first_update": {"min_eff": 20.0},
-                           "dlogz": 1.5, "min_efficiency": 0.07}
+STAGE1_DYNESTY_DEFAULTS = {"bound": "multi", "sample": "unif", "bootstrap": 0, "enlarge": 1.25,
+                           "first_update": {"min_eff": 20.0}, "dlogz": 1.5, "min_efficiency": 0.07}
+#: From this many dimensions, a stage 1 sampled uniformly in its ellipsoids at nlive_low has too
+#: tight bounds for its own evidence to mean anything (its samples still serve).
+UNIF_EVIDENCE_DIMS = 10
 #: Stage-1 options for PolyChord (measurements in ``docs/two_stage.rst``); ``num_repeats`` is
 #: ``POLYCHORD_REPEATS[0] * ndims`` unless given.
 STAGE1_POLYCHORD_DEFAULTS = {"precision_criterion": 0.5}
@@ -442,6 +445,7 @@ def two_stage(loglikelihood, prior, *, sampler="dynesty", nlive_low=50, nlive_hi
     info = {"labels": labels, "share": share, "ess": ess, "flow_clusters": flow_clusters, "owner": np.array(owner),
             "scores": scores, "recovery": recovery, "min_size": min_size, "pilot": pilot,
             "ncall_search": ncall_search, "ncall_pilot": ncall_pilot,
+            "stage1_sample": low_opts.get("sample") if sampler == "dynesty" else None,
             "proposal": Mixture(components, component_weights(cshare)),
             "kinds": kinds}
     diag = _diagnostics(low, high, rp, prior, info, nlive_low)
@@ -491,7 +495,8 @@ def _diagnostics(low, high, rp, prior, info, nlive_low):
     log_pi_tilde = rp.prior.log_prob(t2)
     log_ratio = high.samples.logL.to_numpy()[keep] + log_pi_tilde - high.logZ - info["proposal"].log_prob(t2)
     ess_fraction = 0.0 if np.any(np.isposinf(log_ratio)) else float(np.exp(-np.sum(p2 * log_ratio)))
-    complete = low.stopped_by != "min_efficiency"
+    complete = low.stopped_by != "min_efficiency" and not (info["stage1_sample"] == "unif"
+                                                          and prior.ndims >= UNIF_EVIDENCE_DIMS)
     dlogZ = (high.logZ - low.logZ) / np.hypot(high.logZerr, low.logZerr) if complete else np.nan
 
     resp = rp.prior.responsibilities(t2)

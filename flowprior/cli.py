@@ -27,7 +27,7 @@ def _demo(args):
     print(f"  single run   logZ {s['logZ']:9.3f} +- {s['logZerr']:.3f}   {s['ncall']:7d} calls"
           f"   {s['time_s']:6.1f} s")
     print(f"  two-stage    logZ {t['logZ']:9.3f} +- {t['logZerr']:.3f}   {t['ncall']:7d} calls"
-          f" ({t['ncall_low']} + {t['ncall_search']} + {t['ncall_high']})   {t['time_s']:6.1f} s")
+          f" ({t['ncall_low']} + {t['ncall_search']} + {t['ncall_pilot']} + {t['ncall_high']})   {t['time_s']:6.1f} s")
     calls = t["ncall"] / s["ncall"]
     prec = calls * (t["logZerr"] / s["logZerr"]) ** 2
     print(f"  two-stage / single: {calls:.0%} of the calls; {prec:.1%} of the calls a single run "

@@ -8,9 +8,11 @@ r"""Two-stage nested sampling: a cheap run, a proposal from its posterior, an ex
    Gaussians (:class:`~flowprior.proposals.CubeGaussian`), and every
    cluster at least a floor share of the proposal, whatever weight stage 1
    gave it.
-4. Stage 2 runs the repartitioned problem
+4. With two or more clusters, a pilot importance sample from the proposal
+   measures each cluster's posterior share, which the proposal then takes.
+5. Stage 2 runs the repartitioned problem
    (:func:`~flowprior.repartition`, superposition weight ``beta``) at
-   ``nlive_high``.
+   ``nlive_high``; with ``target_logZerr``, an importance stage adds to it.
 
 Stage 2's evidence is the original problem's,
 
@@ -24,7 +26,7 @@ but a nested sampler finds only the mass its live points can reach.  Where
 :math:`q` has (almost) nothing, :math:`\tilde\pi \approx \beta\pi`, and a
 mode there holds a fraction of the stage-2 prior volume as small as in the
 original problem: stage 2 cannot find it.  The answer is then low, with an
-error bar that knows nothing of it.  Hence steps 2 and 3, and the
+error bar that knows nothing of it.  Hence steps 2 to 4, and the
 diagnostics (``docs/two_stage.rst``): a ``RuntimeWarning`` whenever the
 stage-2 posterior holds mass where only the original prior proposed points,
 whenever stage 1 lost a mode (so its mode finding was at its limit), and

@@ -309,6 +309,8 @@ def two_stage(loglikelihood, prior, *, sampler="dynesty", nlive_low=50, nlive_hi
     split_check = None
     if max_recovered == 0 and "min_efficiency" not in (low_options or {}):
         low_opts.pop("min_efficiency", None)  # nothing would continue the modes of a stage 1 stopped early
+    if low_opts.get("sample", "unif") != "unif" and "min_efficiency" not in (low_options or {}):
+        low_opts.pop("min_efficiency", None)  # walks and slices are inefficient by design, not by collapse
     if sampler == "dynesty" and low_opts.get("min_efficiency") is not None and max_recovered > 0:
         # Stop stage 1 early only where its efficiency fell because it holds separated modes.
         split_check = SeparatedModes(loglikelihood, prior)

@@ -345,3 +345,13 @@ def test_bad_target_logZerr_is_rejected_before_any_call(bad):
     with pytest.raises(ValueError, match="expected target_logZerr > 0 or None"):
         fp.two_stage(counter, BOX3, target_logZerr=bad)
     assert counter.n == 0
+
+
+def test_a_stage_1_sampling_by_slices_is_not_stopped_for_its_efficiency():
+    # Slice and walk samplers spend many calls per point by design: with two modes, min_efficiency
+    # would stop them as soon as the modes part and send each to a local run.
+    problem = BimodalProblem(3, half_width=5.0)
+    tw = fp.two_stage(problem.loglikelihood, problem.prior, nlive_low=40, nlive_high=80, seed=1, n_flows=1,
+                      flow_options=TINY, low_options={"sample": "rslice"})
+    assert tw.diagnostics["stage1_stopped_by"] != "min_efficiency"
+    assert not [m for m in tw.diagnostics["recovered_modes"] if m["kind"] == "split"]

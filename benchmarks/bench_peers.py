@@ -22,43 +22,35 @@ import warnings
 import numpy as np
 
 import flowprior as fp
+from flowprior.counting import CountedLikelihood
 from flowprior.problems import named
 
 
-class Counter:
-    def __init__(self, loglikelihood):
-        self.loglikelihood, self.n = loglikelihood, 0
-
-    def __call__(self, theta):
-        self.n += 1
-        return self.loglikelihood(theta)
-
-
 def run_dynesty(problem, seed, _target):
-    c = Counter(problem.loglikelihood)
+    c = CountedLikelihood(problem.loglikelihood)
     res = fp.run(c, problem.prior, nlive=500, seed=seed)
-    return c.n, res.logZ, res.logZerr
+    return c.ncall, res.logZ, res.logZerr
 
 
 def run_nautilus(n_live, n_eff, discard):
     def go(problem, seed, _target):
         import nautilus
 
-        c = Counter(problem.loglikelihood)
+        c = CountedLikelihood(problem.loglikelihood)
         sampler = nautilus.Sampler(problem.prior.prior_transform, c, n_dim=problem.ndims, n_live=n_live, seed=seed)
         sampler.run(n_eff=n_eff, discard_exploration=discard, verbose=False)
-        return c.n, float(sampler.log_z), 1.0 / np.sqrt(sampler.n_eff)
+        return c.ncall, float(sampler.log_z), 1.0 / np.sqrt(sampler.n_eff)
     return go
 
 
 def run_two_stage(with_target):
     def go(problem, seed, target):
-        c = Counter(problem.loglikelihood)
+        c = CountedLikelihood(problem.loglikelihood)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             tw = fp.two_stage(c, problem.prior, seed=seed, target_logZerr=target if with_target else None)
-        assert tw.ncall == c.n
-        return c.n, tw.logZ, tw.logZerr
+        assert tw.ncall == c.ncall
+        return c.ncall, tw.logZ, tw.logZerr
     return go
 
 

@@ -281,7 +281,6 @@ def importance(loglikelihood, prior, proposal, *, n_eff=None, target_logZerr=Non
     logL = np.concatenate(logLs)
     logw = np.concatenate(logws)
     dominated = np.concatenate(prior_dominated)
-    state = _estimate(logw)
     khat = pareto_khat(logw)
     finite = np.isfinite(logw)
     total = logsumexp(logw[finite]) if finite.any() else -np.inf

@@ -24,6 +24,7 @@ import logging
 
 import numpy as np
 
+from .data import _from_frame, _is_frame
 from .flow import MAF
 from .importance import DEFAULT_N_EFF, importance
 from .priors import Prior
@@ -99,16 +100,10 @@ def _posterior_of_A(samples, weights, prior, params):
     names = list(prior.params) if params is None else list(params)
     if len(names) != prior.ndims:
         raise ValueError(f"expected {prior.ndims} params, one per prior dimension; got {names}")
-    if not hasattr(samples, "columns"):
+    if not _is_frame(samples):
         return np.asarray(samples, dtype=np.float64), weights
-    missing = [n for n in names if n not in samples.columns.get_level_values(0)]
-    if missing:
-        raise ValueError(f"expected params among the columns of samples_A; got unknown {missing}")
-    if hasattr(samples, "get_weights"):
-        if weights is not None:
-            raise ValueError("expected weights from the anesthetic samples or from the weights argument; got both")
-        weights = np.asarray(samples.get_weights(), dtype=np.float64)
-    return np.column_stack([np.asarray(samples[n], dtype=np.float64) for n in names]), weights
+    theta, weights, _ = _from_frame(samples, weights, names)
+    return theta, weights
 
 
 def _check_fit_options(options):

@@ -193,8 +193,7 @@ def _pilot_shares(loglikelihood, prior, components, weights, owner, n_clusters, 
     share = (w[:, None] * by_cluster).sum(axis=0)
     total = share.sum()
     return {"share": share / total if total > 0 else np.full(n_clusters, 1.0 / n_clusters),
-            "ess": effective_sample_size(w) if total > 0 else 0.0, "ncall": counted.ncall,
-            "theta": theta[finite], "weights": w, "responsibility": by_cluster}
+            "ncall": counted.ncall, "theta": theta[finite], "weights": w, "responsibility": by_cluster}
 
 
 def two_stage(loglikelihood, prior, *, sampler="dynesty", nlive_low=50, nlive_high=500, beta=DEFAULT_BETA,
@@ -446,7 +445,7 @@ def two_stage(loglikelihood, prior, *, sampler="dynesty", nlive_low=50, nlive_hi
 
     ncall_search = (recovery.ncall_probe + recovery.ncall_runs if recovery else 0) + (split_check.ncall
                                                                                       if split_check else 0)
-    info = {"labels": labels, "share": share, "ess": ess, "flow_clusters": flow_clusters, "owner": np.array(owner),
+    info = {"labels": labels, "share": share, "ess": ess, "flow_clusters": flow_clusters, "owner": owner,
             "scores": scores, "recovery": recovery, "min_size": min_size, "pilot": pilot,
             "ncall_search": ncall_search, "ncall_pilot": ncall_pilot,
             "stage1_sample": low_opts.get("sample") if sampler == "dynesty" else None,

@@ -123,9 +123,13 @@ def minor_fraction(problem, samples):
 
 def first_run(problem, keeps_minor_mode):
     """The first stage-1 run that keeps, or loses, the minor mode (about a quarter of seeds lose it)."""
-    seed = first_seed(lambda s: (minor_fraction(problem, stage1(problem, s).samples) > 0.05) == keeps_minor_mode,
-                      range(30))
-    return stage1(problem, seed)
+    runs = {}
+
+    def goes_that_way(seed):
+        runs[seed] = stage1(problem, seed)
+        return (minor_fraction(problem, runs[seed].samples) > 0.05) == keeps_minor_mode
+
+    return runs[first_seed(goes_that_way, range(30))]
 
 
 @pytest.mark.slow

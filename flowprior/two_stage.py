@@ -12,7 +12,8 @@ r"""Two-stage nested sampling: a cheap run, a proposal from its posterior, an ex
    measures each cluster's posterior share, which the proposal then takes.
 5. Stage 2 runs the repartitioned problem
    (:func:`~flowprior.repartition`, superposition weight ``beta``) at
-   ``nlive_high``; with ``target_logZerr``, an importance stage adds to it.
+   ``nlive_high``; with ``target_logZerr``, stage 2 is a cross-check at a
+   lower ``nlive_high`` and an importance stage reaches the target.
 
 Stage 2's evidence is the original problem's,
 
@@ -56,7 +57,7 @@ from .run import run
 from .samplers import SAMPLERS
 
 __all__ = ["TwoStageResult", "two_stage", "STAGE1_DYNESTY_DEFAULTS", "STAGE1_POLYCHORD_DEFAULTS",
-           "STAGE2_DEFAULTS", "POLYCHORD_REPEATS", "PILOT_DRAWS", "PILOT_ROUNDS",
+           "STAGE2_DEFAULTS", "NLIVE_HIGH", "CROSSCHECK_NLIVE_FACTOR", "POLYCHORD_REPEATS", "PILOT_DRAWS", "PILOT_ROUNDS",
            "PILOT_REFIT_EFFICIENCY"]
 
 logger = logging.getLogger(__name__)
@@ -83,6 +84,12 @@ PILOT_REFIT_EFFICIENCY = 0.5
 #: Live points of each local run for a mode, as a fraction of ``nlive_low`` (one mode each: no
 #: ellipsoid has to be shared).
 LOCAL_NLIVE = 0.5
+#: Live points of stage 2 without ``target_logZerr``.
+NLIVE_HIGH = 500
+#: With ``target_logZerr``, stage 2 is a cross-check at this many times ``nlive_low`` live points, and the
+#: importance stage carries the precision: it costs about a quarter of stage 2's calls per unit of
+#: precision (``docs/importance.rst``).
+CROSSCHECK_NLIVE_FACTOR = 2
 #: Slice-sampling repeats per dimension of PolyChord's stages 1 and 2 (its own default is 5).
 POLYCHORD_REPEATS = (1, 2)
 
@@ -196,7 +203,7 @@ def _pilot_shares(loglikelihood, prior, components, weights, owner, n_clusters, 
             "ncall": counted.ncall, "theta": theta[finite], "weights": w, "responsibility": by_cluster}
 
 
-def two_stage(loglikelihood, prior, *, sampler="dynesty", nlive_low=50, nlive_high=500, beta=DEFAULT_BETA,
+def two_stage(loglikelihood, prior, *, sampler="dynesty", nlive_low=50, nlive_high=None, beta=DEFAULT_BETA,
               flow="piecewise", n_flows=3, flow_beta=0.7, flow_scale=1.0, gaussian_weight=0.2,
               gaussian_inflation=(4.0, 25.0), min_share=0.5, max_recovered=3, seed=None, flow_options=None,
               low_options=None, high_options=None, target_logZerr=None):
@@ -209,7 +216,10 @@ def two_stage(loglikelihood, prior, *, sampler="dynesty", nlive_low=50, nlive_hi
         The original prior; bijective (flows and Gaussians live in its cube).
     sampler : {"dynesty", "polychord"}
     nlive_low, nlive_high : int
-        Live points of the two stages.  Stage 1's mode finding is that of a
+        Live points of the two stages; ``nlive_high`` defaults to
+        ``NLIVE_HIGH`` (500), or with ``target_logZerr`` to
+        ``CROSSCHECK_NLIVE_FACTOR * nlive_low`` (100): stage 2 is then a
+        cross-check and the importance stage reaches the target.  Stage 1's mode finding is that of a
         run at ``nlive_low``: a mode whose share of the prior volume, where
         it separates from the rest, is below a few live points in
         ``nlive_low`` may be lost.  Lost modes that left a trace are
@@ -256,9 +266,9 @@ def two_stage(loglikelihood, prior, *, sampler="dynesty", nlive_low=50, nlive_hi
         over ``STAGE1_*_DEFAULTS`` and ``STAGE2_DEFAULTS``.  Unknown names
         raise ``TypeError`` before any likelihood call.
     target_logZerr : float, optional
-        Where stage 2's error is larger, an importance stage (:func:`flowprior.importance`) from
-        the same defensive proposal, independent of stage 2, adds draws until the two estimates
-        combined by inverse variance reach it,
+        Where stage 2's error is larger (as it is at the default ``nlive_high``), an importance
+        stage (:func:`flowprior.importance`) from the same defensive proposal, independent of
+        stage 2, adds draws until the two estimates combined by inverse variance reach it,
 
         .. math::
 
@@ -295,6 +305,8 @@ def two_stage(loglikelihood, prior, *, sampler="dynesty", nlive_low=50, nlive_hi
     inflations = np.atleast_1d(np.asarray(gaussian_inflation, dtype=np.float64))
     if inflations.ndim != 1 or inflations.size == 0 or not np.all(inflations > 0):
         raise ValueError(f"expected positive gaussian_inflation factors; got {gaussian_inflation!r}")
+    if nlive_high is None:
+        nlive_high = NLIVE_HIGH if target_logZerr is None else CROSSCHECK_NLIVE_FACTOR * int(nlive_low)
     if int(nlive_low) >= int(nlive_high):
         raise ValueError(f"expected nlive_low < nlive_high; got {nlive_low} and {nlive_high}")
     _check_options(sampler, flow, flow_options, low_options, high_options)

@@ -8,7 +8,7 @@ import pytest
 import flowprior as fp
 from flowprior.problems import BimodalProblem, GaussianProblem, MixtureProblem, _correlation_cov
 from flowprior.modes import SeparatedModes
-from flowprior.two_stage import STAGE1_DYNESTY_DEFAULTS, _warnings
+from flowprior.two_stage import CROSSCHECK_NLIVE_FACTOR, NLIVE_HIGH, STAGE1_DYNESTY_DEFAULTS, _warnings
 
 from .nested_checks import Counter, assert_within, first_seed, live_to_dead_evidence_ratio
 
@@ -312,9 +312,10 @@ def test_two_stage_splits_a_stage_1_holding_three_modes_and_finds_each():
 
 def test_target_logZerr_adds_an_importance_stage_that_is_counted_and_combined():
     counter = Counter(gauss3)
-    tw = fp.two_stage(counter, BOX3, nlive_low=50, nlive_high=150, seed=6, n_flows=1, flow_options=TINY,
-                      target_logZerr=0.02)
+    tw = fp.two_stage(counter, BOX3, nlive_low=50, seed=6, n_flows=1, flow_options=TINY, target_logZerr=0.02)
     d = tw.diagnostics
+    # With a target, stage 2 is a cross-check at CROSSCHECK_NLIVE_FACTOR * nlive_low live points.
+    assert tw.high.samples.nlive.max() == CROSSCHECK_NLIVE_FACTOR * 50
     assert tw.logZerr <= 0.02 < d["logZerr_stage2"] and tw.importance is not None
     assert tw.ncall == counter.n and d["ncall_importance"] == tw.importance.ncall > 0
     w2, wi = d["logZerr_stage2"] ** -2, d["logZerr_importance"] ** -2
@@ -324,6 +325,13 @@ def test_target_logZerr_adds_an_importance_stage_that_is_counted_and_combined():
     loose = fp.two_stage(gauss3, BOX3, nlive_low=50, nlive_high=150, seed=6, n_flows=1, flow_options=TINY,
                          target_logZerr=1.0)
     assert loose.importance is None and loose.diagnostics["ncall_importance"] == 0
+
+
+def test_nlive_high_defaults_to_NLIVE_HIGH_without_a_target():
+    counter = Counter(gauss3)
+    with pytest.raises(ValueError, match=f"expected nlive_low < nlive_high; got {NLIVE_HIGH} and {NLIVE_HIGH}"):
+        fp.two_stage(counter, BOX3, nlive_low=NLIVE_HIGH)
+    assert counter.n == 0
 
 
 def test_stage_2_and_importance_stage_disagreeing_warns():

@@ -4,7 +4,7 @@ import logging
 import multiprocessing
 import time
 
-from .counting import CountedLikelihood, init_worker
+from .counting import CountedLikelihood, CountingPool, init_worker, pool_size
 from .priors import Prior
 from .results import RunResult, logZ_error
 from .samplers import SAMPLERS
@@ -35,12 +35,15 @@ def run(loglikelihood, prior, *, sampler="dynesty", nlive=500, seed=None, npool=
     seed : int, optional
         Seeds the sampler (and the evidence-error simulation).
     npool : int, optional
-        dynesty only: run on a pool of this many processes.
+        dynesty only: run on a pool of this many processes, made and closed here.
     start_method : {"fork", "spawn", "forkserver"}, optional
         Start method of that pool; the platform default if None.
     **sampler_options
         Passed to the sampler; unknown ones raise ``TypeError`` listing the
-        accepted ones.  dynesty: ``dynamic=True`` for dynamic nested sampling,
+        accepted ones.  dynesty: ``pool`` (any object with ``map``, such as an
+        ``mpi4py.futures.MPIPoolExecutor``: the user's to close; calls in its
+        workers are counted exactly, task by task; ``queue_size`` defaults to
+        its size), ``dynamic=True`` for dynamic nested sampling,
         ``bound``, ``sample``, ``dlogz``, ``precision_criterion`` (static runs:
         PolyChord's stopping rule, see :mod:`flowprior.samplers.dynesty`), ...;
         PolyChord: ``num_repeats``, ``base_dir``, ``precision_criterion``, ...
@@ -68,6 +71,19 @@ def run(loglikelihood, prior, *, sampler="dynesty", nlive=500, seed=None, npool=
         raise ValueError(f"expected nlive > ndims ({prior.ndims}); got {nlive}")
     if npool is not None and sampler != "dynesty":
         raise ValueError(f"expected npool only with sampler='dynesty' (PolyChord uses MPI); got npool={npool}")
+    user_pool = sampler_options.get("pool")
+    if user_pool is not None:
+        if sampler != "dynesty":
+            raise ValueError(f"expected pool only with sampler='dynesty' (PolyChord uses MPI); got pool={user_pool!r}")
+        if npool is not None:
+            raise ValueError(f"expected npool or pool, not both; got npool={npool} and a pool")
+        if not callable(getattr(user_pool, "map", None)):
+            hint = f" (for {user_pool} processes, use npool={user_pool})" if isinstance(user_pool, int) else ""
+            raise TypeError(f"expected pool to be an object with a map method{hint}; got {type(user_pool).__name__}")
+        size = sampler_options.get("queue_size") or pool_size(user_pool)
+        if size is None:
+            raise ValueError(f"expected queue_size for a pool that does not give its size; got a "
+                             f"{type(user_pool).__name__} and queue_size=None")
     start = time.perf_counter()
     pool = None
     if npool is not None:
@@ -78,6 +94,8 @@ def run(loglikelihood, prior, *, sampler="dynesty", nlive=500, seed=None, npool=
         sampler_options = {**sampler_options, "pool": pool, "queue_size": int(npool)}
     else:
         counted = CountedLikelihood(loglikelihood)
+        if user_pool is not None:
+            sampler_options = {**sampler_options, "pool": CountingPool(user_pool, counted, size), "queue_size": size}
     try:
         if sampler == "dynesty":
             from .samplers.dynesty import run_dynesty as adapter

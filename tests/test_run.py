@@ -109,6 +109,68 @@ def test_pool_matches_serial_within_errors(flow2, flow_truth, serial_flow_run, s
     assert res.ncall >= len(res.samples)
 
 
+class _LoggedLikelihood:
+    """Appends one byte per call to a file, from whichever process makes the call (O_APPEND is atomic)."""
+
+    def __init__(self, path):
+        self.path = str(path)
+
+    def __call__(self, theta):
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+        try:
+            os.write(fd, b".")
+        finally:
+            os.close(fd)
+        return gaussian_loglike(theta)
+
+
+@pytest.mark.parametrize("kind", ["threads", "fork", "spawn"])
+def test_a_user_pool_counts_every_call_in_its_workers_exactly(kind, tmp_path):
+    import multiprocessing
+    from concurrent.futures import ThreadPoolExecutor
+
+    log = tmp_path / "calls"
+    if kind == "threads":
+        pool = ThreadPoolExecutor(2)
+    else:
+        pool = multiprocessing.get_context(kind).Pool(2)
+    try:
+        res = fp.run(_LoggedLikelihood(log), BOX, nlive=50, seed=6, pool=pool)
+    finally:
+        if kind == "threads":
+            pool.shutdown()
+        else:
+            pool.close()
+            pool.join()
+    assert res.ncall == log.stat().st_size >= len(res.samples)
+    assert_within(res.logZ, TRUTH_BOX, res.logZerr)
+
+
+class _MapOnly:
+    def map(self, f, iterable):
+        return map(f, iterable)
+
+
+@pytest.mark.parametrize("options, error, match", [
+    (dict(pool=2), TypeError, r"expected pool to be an object with a map method \(for 2 processes, use npool=2\)"),
+    (dict(pool=_MapOnly()), ValueError, "expected queue_size for a pool that does not give its size"),
+    (dict(pool=_MapOnly(), queue_size=2, npool=2), ValueError, "expected npool or pool, not both"),
+    (dict(pool=_MapOnly(), queue_size=2, sampler="polychord"), ValueError, "expected pool only with sampler='dynesty'"),
+])
+def test_a_bad_pool_is_refused_before_any_call(options, error, match):
+    calls = []
+    with pytest.raises(error, match=match):
+        fp.run(lambda t: calls.append(1) or gaussian_loglike(t), BOX, nlive=50, seed=6, **options)
+    assert calls == []
+
+
+def test_a_pool_with_only_map_runs_given_its_queue_size():
+    calls = []
+    res = fp.run(lambda t: calls.append(1) or gaussian_loglike(t), BOX, nlive=50, seed=6, pool=_MapOnly(),
+                 queue_size=3)
+    assert res.ncall == len(calls) > 0
+
+
 def _worker_check(payload):
     flow, u = payload
     theta = flow.prior_transform(u)

@@ -3,8 +3,8 @@
 ``run(loglikelihood, nDims, nlive=..., prior=..., base_dir=..., file_root=...,
 read_resume=..., seed=..., paramnames=..., **settings)`` returns anesthetic
 NestedSamples.  Like PolyChord's compiled core it calls ``prior`` one point at
-a time and copies the result into its own array (``theta[:] = prior(cube)``),
-and accepts a likelihood returning ``logL`` or ``(logL, derived)``.  The
+a time, passing a read-only cube, and copies the result into its own array
+(``theta[:] = prior(cube)``), and accepts a likelihood returning ``logL`` or ``(logL, derived)``.  The
 sampler is a plain constrained random walk in the unit cube: good enough for
 the smooth unimodal test problems, not a replacement for PolyChord.
 """
@@ -20,6 +20,7 @@ def _theta(prior, cube, ndims):
     theta = np.empty(ndims)
     CALLS["prior"] += 1
     CALLS["prior_shapes"].add(np.shape(cube))
+    cube.setflags(write=False)  # real PolyChord passes a read-only view of its own array
     theta[:] = prior(cube)
     return theta
 

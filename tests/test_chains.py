@@ -1,5 +1,6 @@
 """Training straight from what samplers write: anesthetic in, flowprior out."""
 
+import os
 import sys
 
 import numpy as np
@@ -69,3 +70,16 @@ def test_real_polychord_if_installed(tmp_path):
     res = fp.run(loglike, PRIOR, sampler="polychord", nlive=100, seed=3, base_dir=str(tmp_path))
     truth = np.log(2 * np.pi * 0.2) - np.log(100.0)
     assert_within(res.logZ, truth, res.logZerr)
+
+
+def test_real_polychord_is_silent_and_cleans_up_its_temporary_directory(tmp_path, monkeypatch, capfd):
+    pytest.importorskip("pypolychord")
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    res = fp.run(loglike, PRIOR, sampler="polychord", nlive=50, seed=4, precision_criterion=0.1)
+    out, err = capfd.readouterr()
+    assert "PolyChord" not in out + err  # its banner, at PolyChord's feedback=0
+    assert os.listdir(tmp_path) == []
+    assert list(res.samples.columns.get_level_values(0)[:2]) == ["a", "b"] and np.isfinite(res.logZ)

@@ -194,6 +194,23 @@ def test_polychord_writes_to_a_temporary_directory_not_cwd(polychord, tmp_path, 
     assert os.listdir(tmp_path) == []
 
 
+def test_polychord_removes_the_temporary_directory_it_made(polychord, tmp_path, monkeypatch):
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    res = fp.run(gaussian_loglike, BOX, sampler="polychord", nlive=30, seed=10, precision_criterion=0.1)
+    assert os.listdir(tmp_path) == [] and np.isfinite(res.logZ)
+
+
+@pytest.mark.parametrize("option, match", [(dict(write_dead=False), "expected write_dead=True"),
+                                           (dict(write_paramnames=True), "expected write_paramnames=False")])
+def test_polychord_options_that_would_lose_the_result_are_refused(polychord, option, match):
+    calls = []
+    with pytest.raises(ValueError, match=match):
+        fp.run(lambda t: calls.append(1) or gaussian_loglike(t), BOX, sampler="polychord", nlive=30, **option)
+    assert calls == []
+
+
 def test_polychord_base_dir_is_honoured(polychord, tmp_path):
     fp.run(gaussian_loglike, BOX, sampler="polychord", nlive=30, seed=11, base_dir=str(tmp_path / "out"),
            precision_criterion=0.1)

@@ -2,12 +2,15 @@
 
 PolyChord calls the prior one point at a time from compiled code
 (``theta[:] = prior(cube)``), so ``prior.prior_transform`` is passed as it
-is.  Output files go to ``base_dir``, a fresh temporary directory unless the
-user names one, never the working directory by surprise.  Under MPI, run the
+is.  Output files go to ``base_dir``: a fresh temporary directory, removed
+once the dead points are read back, unless the user names one (kept), never
+the working directory by surprise.  PolyChord is silent (``feedback=-1``)
+unless asked.  Under MPI, run the
 script with ``mpirun``; every rank builds its own prior (for a flow:
 ``fp.load(path)`` on each rank).
 """
 
+import shutil
 import tempfile
 
 __all__ = ["OPTIONS", "run_polychord"]
@@ -38,19 +41,32 @@ def run_polychord(loglikelihood, prior, *, nlive, seed, options):
     if unknown:
         raise TypeError(f"polychord does not accept option(s) {', '.join(unknown)}; "
                         f"accepted: {', '.join(OPTIONS)}")
+    # Results are read back from the dead points under the prior's names, which flowprior writes.
+    if options.get("write_dead", True) is not True:
+        raise ValueError("expected write_dead=True (flowprior reads the run back from its dead points; "
+                         f"name a base_dir to keep the files); got write_dead={options['write_dead']!r}")
+    if options.get("write_paramnames", False) is not False:
+        raise ValueError("expected write_paramnames=False (flowprior writes the .paramnames file with the "
+                         "prior's params; PolyChord's own would rename them theta1, theta2, ...); got "
+                         f"write_paramnames={options['write_paramnames']!r}")
     if "precision_criterion" in options and options["precision_criterion"] is None:
         del options["precision_criterion"]  # None: PolyChord's own default, as for dynesty
     pypolychord = _import_pypolychord()
-    if "base_dir" not in options:
+    temporary = "base_dir" not in options
+    if temporary:
         options["base_dir"] = tempfile.mkdtemp(prefix="flowprior-polychord-")
     options.setdefault("file_root", "flowprior")
     options.setdefault("read_resume", False)
-    options.setdefault("feedback", 0)
+    options.setdefault("feedback", -1)
     if seed is not None:
         # PolyChord takes positive integer seeds only.
         options["seed"] = int(seed) % (2**31 - 1) + 1
-    samples = pypolychord.run(
-        loglikelihood, prior.ndims, nlive=nlive, prior=prior.prior_transform,
-        paramnames=[(p, p) for p in prior.params], **options,
-    )
+    try:
+        samples = pypolychord.run(
+            loglikelihood, prior.ndims, nlive=nlive, prior=prior.prior_transform,
+            paramnames=[(p, p) for p in prior.params], **options,
+        )
+    finally:
+        if temporary:
+            shutil.rmtree(options["base_dir"], ignore_errors=True)
     return samples, samples, {"stopped_by": "the sampler's own rules"}

@@ -108,8 +108,11 @@ def run(loglikelihood, prior, *, sampler="dynesty", nlive=500, seed=None, npool=
             pool.join()
     logZ = float(samples.logZ())
     logZerr = logZ_error(samples, seed=seed)
+    ncall = info.get("ncall", counted.ncall)  # under MPI, the total over the ranks
+    if info.get("comm") is not None:
+        logZerr = info["comm"].bcast(logZerr, root=0)  # seed=None simulates differently on each rank
     wall = time.perf_counter() - start
     logger.info("%s: logZ = %.3f +- %.3f with %d likelihood calls in %.1f s",
-                sampler, logZ, logZerr, counted.ncall, wall)
-    return RunResult(samples=samples, logZ=logZ, logZerr=logZerr, ncall=counted.ncall,
+                sampler, logZ, logZerr, ncall, wall)
+    return RunResult(samples=samples, logZ=logZ, logZerr=logZerr, ncall=ncall,
                      sampler=sampler, wall_time=wall, raw=raw, stopped_by=info["stopped_by"])

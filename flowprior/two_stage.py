@@ -53,6 +53,7 @@ from .piecewise import PiecewiseMAF, cluster
 from .priors import Prior
 from .proposals import fit_cube_gaussian
 from .repartition import DEFAULT_BETA, Mixture, repartition
+from .mpi import mpi_comm, on_root
 from .run import run
 from .samplers import SAMPLERS
 
@@ -108,7 +109,9 @@ class TwoStageResult:
     ``target_logZerr`` asked for one (``importance``, an
     :class:`~flowprior.ImportanceResult`, else None).  ``ncall`` counts every
     likelihood call: stage 1, the search for lost modes and their local runs,
-    the pilot, stage 2 and the importance stage.
+    the pilot, stage 2 and the importance stage.  With PolyChord under MPI it
+    is the total over the ranks: the sampler runs share their work, while the
+    search, the pilot and the importance stage run alike on every rank.
     """
 
     logZ: float
@@ -310,6 +313,8 @@ def two_stage(loglikelihood, prior, *, sampler="dynesty", nlive_low=50, nlive_hi
     if int(nlive_low) >= int(nlive_high):
         raise ValueError(f"expected nlive_low < nlive_high; got {nlive_low} and {nlive_high}")
     _check_options(sampler, flow, flow_options, low_options, high_options)
+    # PolyChord under MPI: every rank runs this alike; the flows are trained once, on rank 0.
+    comm = mpi_comm() if sampler == "polychord" else None
 
     # Stage 1, the first flow, stage 2, the other flows, the clustering and the local runs.
     seeds = np.random.SeedSequence(seed).generate_state(4 + n_flows)
@@ -367,13 +372,14 @@ def two_stage(loglikelihood, prior, *, sampler="dynesty", nlive_low=50, nlive_hi
         rows = np.isin(labels, big)
         sub = np.searchsorted(big, labels[rows])
         opts = {"refine": 2, **fit_opts, "min_cluster_size": 1}
-        flows = [PiecewiseMAF.fit(theta[rows], w[rows], prior=prior, params=list(prior.params), labels=sub,
-                                  seed=s, **opts) for s in flow_seeds]
+        flows = on_root(lambda: [PiecewiseMAF.fit(theta[rows], w[rows], prior=prior, params=list(prior.params),
+                                                  labels=sub, seed=s, **opts) for s in flow_seeds], comm)
         flow_clusters = list(big)
     else:
         cls = PiecewiseMAF if flow == "piecewise" else MAF
         opts = {"min_cluster_size": 1, "n_clusters": 1, **fit_opts} if cls is PiecewiseMAF else fit_opts
-        flows = [cls.fit(theta, w, prior=prior, params=list(prior.params), seed=s, **opts) for s in flow_seeds]
+        flows = on_root(lambda: [cls.fit(theta, w, prior=prior, params=list(prior.params), seed=s, **opts)
+                                 for s in flow_seeds], comm)
         # One flow over every cluster; but not over separated clusters, which it would bridge: those
         # are proposed from by their Gaussian moment fits (the flow is still ``tw.flow``).
         flow_clusters = None if n_clusters == 1 or flow == "maf" else []
@@ -455,8 +461,11 @@ def two_stage(loglikelihood, prior, *, sampler="dynesty", nlive_low=50, nlive_hi
     high_opts.update(high_options)
     high = run(rp.loglikelihood, rp.prior, sampler=sampler, nlive=nlive_high, seed=int(seeds[2]), **high_opts)
 
-    ncall_search = (recovery.ncall_probe + recovery.ncall_runs if recovery else 0) + (split_check.ncall
-                                                                                      if split_check else 0)
+    # Under MPI every rank makes the calls outside the sampler runs (whose counts are already totals).
+    ranks = 1 if comm is None else comm.Get_size()
+    ncall_search = ((recovery.ncall_runs + ranks * recovery.ncall_probe if recovery else 0)
+                    + (ranks * split_check.ncall if split_check else 0))
+    ncall_pilot *= ranks
     info = {"labels": labels, "share": share, "ess": ess, "flow_clusters": flow_clusters, "owner": owner,
             "scores": scores, "recovery": recovery, "min_size": min_size, "pilot": pilot,
             "ncall_search": ncall_search, "ncall_pilot": ncall_pilot,
@@ -468,7 +477,7 @@ def two_stage(loglikelihood, prior, *, sampler="dynesty", nlive_low=50, nlive_hi
     if target_logZerr is not None and high.logZerr > target_logZerr:
         logZ, logZerr, imp = _importance_stage(loglikelihood, prior, info["proposal"], beta, high, target_logZerr,
                                                np.random.default_rng([int(seeds[2]), 2]), diag)
-    ncall_importance = imp.ncall if imp else 0
+    ncall_importance = ranks * imp.ncall if imp else 0
     diag["ncall_importance"] = ncall_importance
     ncall = low.ncall + ncall_search + ncall_pilot + high.ncall + ncall_importance
     logger.info("two_stage: logZ = %.3f +- %.3f with %d calls (%d stage 1, %d recovering lost modes, %d pilot, "

@@ -5,13 +5,24 @@ PolyChord calls the prior one point at a time from compiled code
 is.  Output files go to ``base_dir``: a fresh temporary directory, removed
 once the dead points are read back, unless the user names one (kept), never
 the working directory by surprise.  PolyChord is silent (``feedback=-1``)
-unless asked.  Under MPI, run the
-script with ``mpirun``; every rank builds its own prior (for a flow:
-``fp.load(path)`` on each rank).
+unless asked.
+
+Under MPI (``mpirun -np N python script.py``, with mpi4py and an MPI build of
+PolyChord), every rank calls :func:`flowprior.run` alike and builds its own
+prior (for a flow: ``fp.load(path)`` on each rank).  Rank 0 makes the one
+temporary directory and tells the others; rank 0 reads the run back and
+broadcasts it, so every rank returns the same samples (a node-local
+``/tmp`` on the other ranks does not matter); ``ncall`` is summed over the
+ranks.  An exception on any rank prints its traceback and aborts the whole
+job (``MPI_Abort``): the other ranks would otherwise wait for it forever.
 """
 
 import shutil
+import sys
 import tempfile
+import traceback
+
+from ..mpi import mpi_comm
 
 __all__ = ["OPTIONS", "run_polychord"]
 
@@ -23,6 +34,11 @@ OPTIONS = ("num_repeats", "nprior", "nfail", "do_clustering", "feedback", "preci
 
 
 def _import_pypolychord():
+    try:
+        # An MPI build of PolyChord needs MPI initialised by mpi4py, or its second run aborts.
+        import mpi4py.MPI  # noqa: F401
+    except ImportError:
+        pass
     try:
         import pypolychord
     except ImportError:
@@ -52,21 +68,44 @@ def run_polychord(loglikelihood, prior, *, nlive, seed, options):
     if "precision_criterion" in options and options["precision_criterion"] is None:
         del options["precision_criterion"]  # None: PolyChord's own default, as for dynesty
     pypolychord = _import_pypolychord()
+    comm = mpi_comm()
+    rank = 0 if comm is None else comm.Get_rank()
     temporary = "base_dir" not in options
     if temporary:
-        options["base_dir"] = tempfile.mkdtemp(prefix="flowprior-polychord-")
+        path = tempfile.mkdtemp(prefix="flowprior-polychord-") if rank == 0 else None
+        options["base_dir"] = path if comm is None else comm.bcast(path, root=0)
     options.setdefault("file_root", "flowprior")
     options.setdefault("read_resume", False)
     options.setdefault("feedback", -1)
     if seed is not None:
         # PolyChord takes positive integer seeds only.
         options["seed"] = int(seed) % (2**31 - 1) + 1
+    def go():
+        return pypolychord.run(loglikelihood, prior.ndims, nlive=nlive, prior=prior.prior_transform,
+                               paramnames=[(p, p) for p in prior.params], **options)
+
+    if comm is None:
+        try:
+            samples = go()
+        finally:
+            if temporary:
+                shutil.rmtree(options["base_dir"], ignore_errors=True)
+        return samples, samples, {"stopped_by": "the sampler's own rules"}
     try:
-        samples = pypolychord.run(
-            loglikelihood, prior.ndims, nlive=nlive, prior=prior.prior_transform,
-            paramnames=[(p, p) for p in prior.params], **options,
-        )
-    finally:
-        if temporary:
-            shutil.rmtree(options["base_dir"], ignore_errors=True)
-    return samples, samples, {"stopped_by": "the sampler's own rules"}
+        try:
+            samples = go()
+        except FileNotFoundError:
+            if rank == 0:
+                raise
+            samples = None  # this rank cannot see rank 0's files; rank 0 sends the run below
+        samples = comm.bcast(samples if rank == 0 else None, root=0)
+        ncall = comm.allreduce(int(loglikelihood.ncall))
+        comm.Barrier()
+    except BaseException:
+        sys.stderr.write(f"flowprior: PolyChord failed on MPI rank {rank}; aborting every rank\n")
+        traceback.print_exc()
+        sys.stderr.flush()
+        comm.Abort(1)
+    if temporary and rank == 0:
+        shutil.rmtree(options["base_dir"], ignore_errors=True)
+    return samples, samples, {"stopped_by": "the sampler's own rules", "ncall": ncall, "comm": comm}

@@ -22,9 +22,10 @@ class RunResult:
 
     Attributes
     ----------
-    samples : anesthetic.NestedSamples
+    samples : anesthetic.NestedSamples or anesthetic.Samples
         Dead points with columns named by the prior's ``params`` plus
-        ``logL``, ``logL_birth`` and ``nlive``.
+        ``logL``, ``logL_birth`` and ``nlive``; for nautilus, an importance
+        sample: weighted ``Samples`` with the params and ``logL``.
     logZ, logZerr : float
         Log-evidence and its one-sigma error.
     ncall : int
@@ -36,7 +37,8 @@ class RunResult:
         The sampler's own result object.
     stopped_by : str
         The rule that ended the run: ``"precision_criterion"``,
-        ``"min_efficiency"`` or ``"the sampler's own rules"``.
+        ``"min_efficiency"``, ``"n_like_max or timeout"`` (nautilus) or
+        ``"the sampler's own rules"``.
     """
 
     samples: object

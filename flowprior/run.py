@@ -7,7 +7,7 @@ import time
 from .counting import CountedLikelihood, CountingPool, init_worker, pool_size
 from .priors import Prior
 from .results import RunResult, logZ_error
-from .samplers import SAMPLERS
+from .samplers import POOLED_SAMPLERS, SAMPLERS
 
 __all__ = ["run"]
 
@@ -30,12 +30,14 @@ def run(loglikelihood, prior, *, sampler="dynesty", nlive=500, seed=None, npool=
     prior : Prior
         Any flowprior prior (simple, MAF, ...); its ``prior_transform`` is the
         sampler's hypercube transform.
-    sampler : {"dynesty", "polychord"}
+    sampler : {"dynesty", "polychord", "nautilus"}
     nlive : int
+        Live points (nautilus: ``n_live``).
     seed : int, optional
         Seeds the sampler (and the evidence-error simulation).
     npool : int, optional
-        dynesty only: run on a pool of this many processes, made and closed here.
+        dynesty and nautilus: run on a pool of this many processes, made and
+        closed here.
     start_method : {"fork", "spawn", "forkserver"}, optional
         Start method of that pool; the platform default if None.
     **sampler_options
@@ -46,12 +48,15 @@ def run(loglikelihood, prior, *, sampler="dynesty", nlive=500, seed=None, npool=
         its size), ``dynamic=True`` for dynamic nested sampling,
         ``bound``, ``sample``, ``dlogz``, ``precision_criterion`` (static runs:
         PolyChord's stopping rule, see :mod:`flowprior.samplers.dynesty`), ...;
-        PolyChord: ``num_repeats``, ``base_dir``, ``precision_criterion``, ...
+        PolyChord: ``num_repeats``, ``base_dir``, ``precision_criterion``, ...;
+        nautilus: ``n_eff``, ``discard_exploration`` (True here, for an
+        unbiased evidence), ``pool``, ... (:mod:`flowprior.samplers.nautilus`).
 
     Returns
     -------
     RunResult
-        ``samples`` (anesthetic NestedSamples), ``logZ``, ``logZerr``,
+        ``samples`` (anesthetic NestedSamples; for nautilus weighted
+        Samples), ``logZ``, ``logZerr``,
         ``ncall`` (counted by flowprior), ``sampler``, ``wall_time``, ``raw``,
         ``stopped_by``.
 
@@ -69,18 +74,23 @@ def run(loglikelihood, prior, *, sampler="dynesty", nlive=500, seed=None, npool=
     nlive = int(nlive)
     if nlive < prior.ndims + 1:
         raise ValueError(f"expected nlive > ndims ({prior.ndims}); got {nlive}")
-    if npool is not None and sampler != "dynesty":
-        raise ValueError(f"expected npool only with sampler='dynesty' (PolyChord uses MPI); got npool={npool}")
+    if npool is not None and sampler not in POOLED_SAMPLERS:
+        raise ValueError(f"expected npool only with sampler in {POOLED_SAMPLERS} (PolyChord uses MPI); "
+                         f"got npool={npool}")
     user_pool = sampler_options.get("pool")
     if user_pool is not None:
-        if sampler != "dynesty":
-            raise ValueError(f"expected pool only with sampler='dynesty' (PolyChord uses MPI); got pool={user_pool!r}")
+        if sampler not in POOLED_SAMPLERS:
+            raise ValueError(f"expected pool only with sampler in {POOLED_SAMPLERS} (PolyChord uses MPI); "
+                             f"got pool={user_pool!r}")
         if npool is not None:
             raise ValueError(f"expected npool or pool, not both; got npool={npool} and a pool")
         if not callable(getattr(user_pool, "map", None)):
             hint = f" (for {user_pool} processes, use npool={user_pool})" if isinstance(user_pool, int) else ""
             raise TypeError(f"expected pool to be an object with a map method{hint}; got {type(user_pool).__name__}")
         size = sampler_options.get("queue_size") or pool_size(user_pool)
+        if size is None and sampler == "nautilus":
+            raise ValueError(f"expected a pool that gives its size (size, _processes, _max_workers or num_workers) "
+                             f"for nautilus; got a {type(user_pool).__name__}")
         if size is None:
             raise ValueError(f"expected queue_size for a pool that does not give its size; got a "
                              f"{type(user_pool).__name__} and queue_size=None")
@@ -91,14 +101,20 @@ def run(loglikelihood, prior, *, sampler="dynesty", nlive=500, seed=None, npool=
         counter = ctx.Value("q", 0)
         counted = CountedLikelihood(loglikelihood, counter)
         pool = ctx.Pool(int(npool), initializer=init_worker, initargs=(counter,))
-        sampler_options = {**sampler_options, "pool": pool, "queue_size": int(npool)}
+        sampler_options = {**sampler_options, "pool": pool}
+        if sampler == "dynesty":
+            sampler_options["queue_size"] = int(npool)
     else:
         counted = CountedLikelihood(loglikelihood)
         if user_pool is not None:
-            sampler_options = {**sampler_options, "pool": CountingPool(user_pool, counted, size), "queue_size": size}
+            sampler_options = {**sampler_options, "pool": CountingPool(user_pool, counted, size)}
+            if sampler == "dynesty":
+                sampler_options["queue_size"] = size
     try:
         if sampler == "dynesty":
             from .samplers.dynesty import run_dynesty as adapter
+        elif sampler == "nautilus":
+            from .samplers.nautilus import run_nautilus as adapter
         else:
             from .samplers.polychord import run_polychord as adapter
         samples, raw, info = adapter(counted, prior, nlive=nlive, seed=seed, options=sampler_options)
@@ -106,8 +122,10 @@ def run(loglikelihood, prior, *, sampler="dynesty", nlive=500, seed=None, npool=
         if pool is not None:
             pool.close()
             pool.join()
-    logZ = float(samples.logZ())
-    logZerr = logZ_error(samples, seed=seed)
+    if "logZ" in info:  # an importance sampler's own estimate
+        logZ, logZerr = info["logZ"], info["logZerr"]
+    else:
+        logZ, logZerr = float(samples.logZ()), logZ_error(samples, seed=seed)
     ncall = info.get("ncall", counted.ncall)  # under MPI, the total over the ranks
     if info.get("comm") is not None:
         logZerr = info["comm"].bcast(logZerr, root=0)  # seed=None simulates differently on each rank

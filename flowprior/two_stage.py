@@ -55,7 +55,7 @@ from .proposals import fit_cube_gaussian
 from .repartition import DEFAULT_BETA, Mixture, repartition
 from .mpi import mpi_comm, on_root
 from .run import run
-from .samplers import SAMPLERS
+from .samplers import NESTED_SAMPLERS
 
 __all__ = ["TwoStageResult", "two_stage", "STAGE1_DYNESTY_DEFAULTS", "STAGE1_POLYCHORD_DEFAULTS",
            "STAGE2_DEFAULTS", "NLIVE_HIGH", "CROSSCHECK_NLIVE_FACTOR", "POLYCHORD_REPEATS", "PILOT_DRAWS", "PILOT_ROUNDS",
@@ -284,8 +284,8 @@ def two_stage(loglikelihood, prior, *, sampler="dynesty", nlive_low=50, nlive_hi
     -------
     TwoStageResult
     """
-    if sampler not in SAMPLERS:
-        raise ValueError(f"expected sampler in {SAMPLERS}; got {sampler!r}")
+    if sampler not in NESTED_SAMPLERS:
+        raise ValueError(f"expected sampler in {NESTED_SAMPLERS}; got {sampler!r}")
     if target_logZerr is not None and (isinstance(target_logZerr, bool) or not isinstance(
             target_logZerr, (int, float, np.integer, np.floating)) or not 0 < target_logZerr < np.inf):
         raise ValueError(f"expected target_logZerr > 0 or None; got {target_logZerr!r}")

@@ -155,7 +155,7 @@ class _MapOnly:
     (dict(pool=2), TypeError, r"expected pool to be an object with a map method \(for 2 processes, use npool=2\)"),
     (dict(pool=_MapOnly()), ValueError, "expected queue_size for a pool that does not give its size"),
     (dict(pool=_MapOnly(), queue_size=2, npool=2), ValueError, "expected npool or pool, not both"),
-    (dict(pool=_MapOnly(), queue_size=2, sampler="polychord"), ValueError, "expected pool only with sampler='dynesty'"),
+    (dict(pool=_MapOnly(), queue_size=2, sampler="polychord"), ValueError, "expected pool only with sampler in"),
 ])
 def test_a_bad_pool_is_refused_before_any_call(options, error, match):
     calls = []
@@ -333,7 +333,7 @@ def test_too_few_live_points_raise():
 
 
 def test_npool_with_polychord_raises():
-    with pytest.raises(ValueError, match="expected npool only with sampler='dynesty'"):
+    with pytest.raises(ValueError, match="expected npool only with sampler in"):
         fp.run(gaussian_loglike, BOX, sampler="polychord", npool=2)
 
 

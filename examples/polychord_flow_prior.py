@@ -3,10 +3,12 @@
     python examples/polychord_flow_prior.py FLOW.fpz [--nlive 200]
     mpirun -n 4 python examples/polychord_flow_prior.py FLOW.fpz   # with an MPI build
 
-pypolychord is not on PyPI: install it from PolyChordLite (a clone, then
-``pip install .``; an MPI build needs ``MPI=1``).  Under MPI every rank runs
-this script and loads the flow file itself: loading needs neither TensorFlow
-nor communication, and the transform is deterministic, so all ranks agree.
+pypolychord is not on PyPI: install it from PolyChordLite (``pip install .``
+in its source; the MPI build needs an MPI library and mpi4py).  Under MPI
+every rank runs this script and loads the flow file itself: loading needs
+neither TensorFlow nor communication, and the transform is deterministic, so
+all ranks agree.  fp.run shares one temporary directory between the ranks
+and removes it; the direct call writes PolyChord's files into ``chains/``.
 """
 
 import argparse

@@ -211,10 +211,14 @@ def test_polychord_options_that_would_lose_the_result_are_refused(polychord, opt
     assert calls == []
 
 
-def test_polychord_base_dir_is_honoured(polychord, tmp_path):
-    fp.run(gaussian_loglike, BOX, sampler="polychord", nlive=30, seed=11, base_dir=str(tmp_path / "out"),
-           precision_criterion=0.1)
+def test_polychord_base_dir_is_honoured_and_holds_chains_anesthetic_reads(polychord, tmp_path):
+    from anesthetic import read_chains
+
+    res = fp.run(gaussian_loglike, BOX, sampler="polychord", nlive=30, seed=11, base_dir=str(tmp_path / "out"),
+                 precision_criterion=0.1)
     assert (tmp_path / "out" / "flowprior.stats").exists()
+    again = read_chains(str(tmp_path / "out" / "flowprior"))
+    assert list(again.columns.get_level_values(0)[:2]) == ["a", "b"] and float(again.logZ()) == res.logZ
 
 
 def test_birth_contours_reproduce_nlive():

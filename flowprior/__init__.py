@@ -12,6 +12,7 @@ from .errors import (
     FlowFileError,
     FlowFormatVersionError,
     FlowpriorError,
+    LikelihoodValueError,
     TrainingDataError,
 )
 from .flow import MAF
@@ -61,5 +62,6 @@ __all__ = [
     "FlowFileError",
     "FlowFormatVersionError",
     "TrainingDataError",
+    "LikelihoodValueError",
     "BoundsEstimatedWarning",
 ]

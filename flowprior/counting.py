@@ -14,7 +14,12 @@ tallies the calls it makes in its own process (thread) and returns the tally
 with its result, and the parent adds it up.
 """
 
+import math
 import threading
+
+import numpy as np
+
+from .errors import LikelihoodValueError
 
 __all__ = ["CountedLikelihood", "CountingPool", "init_worker"]
 
@@ -30,7 +35,11 @@ def init_worker(counter):
 
 
 class CountedLikelihood:
-    """Wrap ``loglikelihood(theta) -> float`` and count every call.
+    """Wrap ``loglikelihood(theta) -> float``, count every call and check every value.
+
+    A value must be a real number, finite or ``-inf`` (zero likelihood); NaN,
+    ``+inf`` or a non-number raise :class:`~flowprior.errors.LikelihoodValueError`
+    naming the point, for every sampler alike.
 
     Parameters
     ----------
@@ -55,7 +64,7 @@ class CountedLikelihood:
         else:
             with counter.get_lock():
                 counter.value += 1
-        return float(self.loglikelihood(theta))
+        return checked(self.loglikelihood(theta), theta)
 
     @property
     def ncall(self):
@@ -66,6 +75,23 @@ class CountedLikelihood:
         # Shared memory cannot be pickled into a running worker; workers get
         # the counter from the pool initializer instead.
         return {"loglikelihood": self.loglikelihood, "_counter": None, "_local": 0}
+
+
+def checked(value, theta):
+    """``value`` as a float if it is a usable log-likelihood (finite or -inf), else an error naming ``theta``."""
+    if isinstance(value, np.ndarray) and value.size == 1:
+        value = value.reshape(())[()]
+    try:
+        if isinstance(value, (str, bytes, np.ndarray)):
+            raise TypeError
+        logl = float(value)
+    except (TypeError, ValueError):
+        raise LikelihoodValueError(f"expected loglikelihood(theta) to return a float; got {type(value).__name__} "
+                                   f"{value!r:.80} at theta = {np.asarray(theta).tolist()}") from None
+    if math.isnan(logl) or logl == math.inf:
+        raise LikelihoodValueError(f"expected a finite log-likelihood or -inf (zero likelihood); got {logl} at "
+                                   f"theta = {np.asarray(theta).tolist()}")
+    return logl
 
 
 class _CountedTask:

@@ -10,6 +10,7 @@ __all__ = [
     "FlowFileError",
     "FlowFormatVersionError",
     "TrainingDataError",
+    "LikelihoodValueError",
     "BoundsEstimatedWarning",
 ]
 
@@ -28,6 +29,15 @@ class FlowFormatVersionError(FlowFileError):
 
 class TrainingDataError(FlowpriorError, ValueError):
     """Samples or weights given for training cannot be used as they are."""
+
+
+class LikelihoodValueError(FlowpriorError, ValueError):
+    """A log-likelihood returned NaN, +inf or something that is not a number.
+
+    Raised by flowprior's counting wrapper for every sampler, before the value
+    reaches the sampler (PolyChord's core crashes on NaN; dynesty stops with
+    an error of its own; nautilus's networks train on it).
+    """
 
 
 class BoundsEstimatedWarning(UserWarning):

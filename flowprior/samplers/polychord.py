@@ -22,6 +22,8 @@ import sys
 import tempfile
 import traceback
 
+import numpy as np
+
 from ..mpi import mpi_comm
 
 __all__ = ["OPTIONS", "run_polychord"]
@@ -80,8 +82,19 @@ def run_polychord(loglikelihood, prior, *, nlive, seed, options):
     if seed is not None:
         # PolyChord takes positive integer seeds only.
         options["seed"] = int(seed) % (2**31 - 1) + 1
+
+    # PolyChord passes views of its own Fortran buffers; an exception's traceback would keep them past
+    # the run, and touching them then crashes the process. Each callback rebinds its argument to a copy.
+    def like(theta):
+        theta = np.array(theta)
+        return loglikelihood(theta)
+
+    def transform(cube):
+        cube = np.array(cube)
+        return prior.prior_transform(cube)
+
     def go():
-        return pypolychord.run(loglikelihood, prior.ndims, nlive=nlive, prior=prior.prior_transform,
+        return pypolychord.run(like, prior.ndims, nlive=nlive, prior=transform,
                                paramnames=[(p, p) for p in prior.params], **options)
 
     if comm is None:

@@ -30,6 +30,7 @@ import numpy as np
 
 from .._logsumexp import logsumexp
 from ..results import birth_contours, nested_samples
+from ._checks import at_least_one, check_values, non_negative_int, positive, positive_int
 
 __all__ = ["OPTIONS", "run_dynesty"]
 
@@ -42,6 +43,11 @@ _RUN_STATIC = ("dlogz", "maxiter", "maxcall", "print_progress", "precision_crite
 _RUN_DYNAMIC = ("dlogz_init", "nlive_batch", "maxbatch", "maxiter", "maxcall", "use_stop",
                 "wt_kwargs", "print_progress")
 OPTIONS = tuple(sorted(set(_INIT + _RUN_STATIC + _RUN_DYNAMIC + ("dynamic", "pool", "queue_size"))))
+#: Values checked before the run (a ``dlogz <= 0`` run never ends).
+RULES = {"dlogz": positive, "dlogz_init": positive, "maxiter": positive_int, "maxcall": positive_int,
+         "nlive_batch": positive_int, "maxbatch": non_negative_int, "walks": positive_int, "slices": positive_int,
+         "bootstrap": non_negative_int, "enlarge": at_least_one, "update_interval": positive,
+         "queue_size": positive_int}
 
 
 def run_dynesty(loglikelihood, prior, *, nlive, seed, options):
@@ -61,6 +67,7 @@ def run_dynesty(loglikelihood, prior, *, nlive, seed, options):
         kind = "dynamic" if dynamic else "static"
         raise TypeError(f"dynesty ({kind}) does not accept option(s) {unknown}; "
                         f"accepted: {', '.join(sorted(_INIT + run_keys + ('dynamic', 'pool', 'queue_size')))}")
+    check_values("dynesty", {**init_kwargs, **run_kwargs}, RULES)
     precision = run_kwargs.pop("precision_criterion", None)
     if precision is not None and not (np.isfinite(precision) and precision > 0.0):
         raise ValueError(f"expected precision_criterion > 0; got {precision}")

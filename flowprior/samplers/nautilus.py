@@ -23,6 +23,8 @@ a result that may be wrong must not carry a confident error bar.
 
 import numpy as np
 
+from ._checks import at_least_one, check_values, fraction, non_negative_int, positive, positive_int, positive_or_inf
+
 __all__ = ["OPTIONS", "run_nautilus"]
 
 #: Options passed to ``nautilus.Sampler``.
@@ -31,6 +33,11 @@ _INIT = ("n_update", "enlarge_per_dim", "n_points_min", "split_threshold", "n_ne
 #: Options passed to ``Sampler.run``.
 _RUN = ("f_live", "n_shell", "n_eff", "n_like_max", "discard_exploration", "timeout", "verbose")
 OPTIONS = tuple(sorted(_INIT + _RUN))
+#: Values checked before the run.
+RULES = {"n_eff": positive, "f_live": fraction, "n_shell": positive_int, "n_like_max": positive_or_inf,
+         "timeout": positive_or_inf, "n_networks": non_negative_int, "enlarge_per_dim": at_least_one,
+         "split_threshold": positive, "n_update": positive_int, "n_batch": positive_int,
+         "n_like_new_bound": positive_int, "n_points_min": positive_int}
 
 
 def run_nautilus(loglikelihood, prior, *, nlive, seed, options):
@@ -39,6 +46,7 @@ def run_nautilus(loglikelihood, prior, *, nlive, seed, options):
     unknown = sorted(set(options) - set(OPTIONS))
     if unknown:
         raise TypeError(f"nautilus does not accept option(s) {', '.join(unknown)}; accepted: {', '.join(OPTIONS)}")
+    check_values("nautilus", options, RULES)
     if prior.ndims < 2:
         raise ValueError(f"expected a prior of at least 2 dimensions for nautilus; got {prior.ndims}")
     try:

@@ -25,6 +25,7 @@ import traceback
 import numpy as np
 
 from ..mpi import mpi_comm
+from ._checks import check_values, count_or_auto, fraction, non_negative, positive, positive_int
 
 __all__ = ["OPTIONS", "run_polychord"]
 
@@ -33,6 +34,10 @@ OPTIONS = ("num_repeats", "nprior", "nfail", "do_clustering", "feedback", "preci
            "write_resume", "write_paramnames", "read_resume", "write_stats", "write_live",
            "write_dead", "write_prior", "maximise", "compression_factor", "synchronous",
            "base_dir", "file_root", "grade_frac", "grade_dims", "nlives")
+#: Values checked before the run (``num_repeats=0`` ends the process through Fortran's STOP).
+RULES = {"num_repeats": positive_int, "precision_criterion": positive, "nprior": count_or_auto,
+         "nfail": count_or_auto, "max_ndead": count_or_auto, "compression_factor": fraction,
+         "boost_posterior": non_negative}
 
 
 def _import_pypolychord():
@@ -67,6 +72,7 @@ def run_polychord(loglikelihood, prior, *, nlive, seed, options):
         raise ValueError("expected write_paramnames=False (flowprior writes the .paramnames file with the "
                          "prior's params; PolyChord's own would rename them theta1, theta2, ...); got "
                          f"write_paramnames={options['write_paramnames']!r}")
+    check_values("polychord", options, RULES)
     if "precision_criterion" in options and options["precision_criterion"] is None:
         del options["precision_criterion"]  # None: PolyChord's own default, as for dynesty
     pypolychord = _import_pypolychord()

@@ -18,6 +18,13 @@ classes from plain numbers and strings, so it never executes code from the
 file.  Files are written to a temporary name in the target directory and
 renamed into place, so a crash never leaves a half-written file under the
 final name.
+
+Reading is bounded: the header may inflate to at most :data:`MAX_HEADER_BYTES`
+and the arrays to at most :data:`MAX_ARRAY_BYTES` in all, checked against the
+sizes the archive and each ``.npy`` header declare and against the bytes
+actually inflated, so a small hostile file cannot ask for gigabytes.  Float
+arrays must hold no NaN, and a loaded prior must map the centre of the cube
+and a few fixed points to finite parameters.
 """
 
 import io as _io
@@ -33,9 +40,13 @@ from . import _registry
 from ._version import __version__
 from .errors import FlowFileError, FlowFormatVersionError
 
-__all__ = ["save", "load", "FORMAT_VERSION"]
+__all__ = ["save", "load", "FORMAT_VERSION", "MAX_HEADER_BYTES", "MAX_ARRAY_BYTES"]
 
 FORMAT_VERSION = 1
+#: Largest inflated ``flowprior.json`` read (a large piecewise flow's header is well under 1 MiB).
+MAX_HEADER_BYTES = 16 * 2**20
+#: Largest inflated total of ``arrays.npz`` read (a 50k-point 30-D KDE holds 12 MiB).
+MAX_ARRAY_BYTES = 1 * 2**30
 _MAGIC = "flowprior"
 _JSON = "flowprior.json"
 _NPZ = "arrays.npz"
@@ -73,6 +84,20 @@ def save(obj, path):
         raise
 
 
+def _read_member(zf, name, limit, path):
+    """A member's bytes, refusing before reading if it declares more than ``limit`` and while
+    inflating if it turns out to be larger."""
+    info = zf.getinfo(name)
+    if info.file_size > limit:
+        raise FlowFileError(f"expected {name} of at most {limit} bytes; got one declaring {info.file_size} "
+                            f"bytes in {path}")
+    with zf.open(info) as fh:
+        data = fh.read(limit + 1)
+    if len(data) > limit:
+        raise FlowFileError(f"expected {name} of at most {limit} bytes; got more in {path}")
+    return data
+
+
 def _read(path):
     try:
         with zipfile.ZipFile(path) as zf:
@@ -82,19 +107,62 @@ def _read(path):
                     f"expected a flowprior file with members {_JSON} and {_NPZ}; "
                     f"got {sorted(names)} in {path}"
                 )
-            header_bytes = zf.read(_JSON)
-            npz_bytes = zf.read(_NPZ)
-    except (zipfile.BadZipFile, zlib.error) as exc:
+            header_bytes = _read_member(zf, _JSON, MAX_HEADER_BYTES, path)
+            npz_bytes = _read_member(zf, _NPZ, MAX_ARRAY_BYTES, path)
+    except (zipfile.BadZipFile, zlib.error, RuntimeError, NotImplementedError) as exc:
+        # RuntimeError: an encrypted member; NotImplementedError: an unknown compression method.
         raise FlowFileError(f"expected a flowprior file (a zip archive); got an unreadable file {path}: {exc}") from None
     except (EOFError, OSError) as exc:
-        if isinstance(exc, FileNotFoundError):
+        if isinstance(exc, (FileNotFoundError, IsADirectoryError, PermissionError)):
             raise
         raise FlowFileError(f"expected a complete flowprior file; got a truncated one {path}: {exc}") from None
     try:
         header = json.loads(header_bytes)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise FlowFileError(f"expected JSON in {_JSON}; got a corrupted header in {path}: {exc}") from None
     return header, npz_bytes
+
+
+def _read_arrays(npz_bytes, path):
+    """Every array in ``arrays.npz``, each checked against the byte budget before its data is read."""
+    arrays, budget = {}, MAX_ARRAY_BYTES
+    try:
+        with zipfile.ZipFile(_io.BytesIO(npz_bytes)) as zf:
+            for info in zf.infolist():
+                name = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
+                with zf.open(info) as fh:
+                    version = np.lib.format.read_magic(fh)
+                    if version not in ((1, 0), (2, 0), (3, 0)):
+                        raise ValueError(f"unknown .npy version {version}")
+                    reader = getattr(np.lib.format, f"read_array_header_{version[0]}_0")
+                    shape, _, dtype = reader(fh)
+                    if dtype.hasobject or dtype.kind not in _ALLOWED_DTYPES:
+                        raise FlowFileError(f"expected numeric arrays; got {name} of dtype {dtype} in {path}")
+                    nbytes = int(np.prod(shape, dtype=object)) * dtype.itemsize
+                    if nbytes > budget:
+                        raise FlowFileError(f"expected arrays of at most {MAX_ARRAY_BYTES} bytes in all; got {name} "
+                                            f"declaring shape {shape} in {path}")
+                    budget -= nbytes
+                with zf.open(info) as fh:
+                    arrays[name] = np.load(fh, allow_pickle=False)
+    except FlowFileError:
+        raise
+    except Exception as exc:  # zip, header or object-array errors all mean the same to a user
+        raise FlowFileError(f"expected numeric arrays in {_NPZ}; got unreadable data in {path}: {exc}") from None
+    for name, arr in arrays.items():
+        if arr.dtype.kind == "f" and np.isnan(arr).any():
+            raise FlowFileError(f"expected numbers in every array; got NaN in {name} in {path}")
+    return arrays
+
+
+def _check_usable(obj, path):
+    """A loaded prior must map fixed interior points of the cube to finite parameters."""
+    u = np.vstack([np.full(obj.ndims, 0.5), np.random.default_rng(0).uniform(0.01, 0.99, size=(7, obj.ndims))])
+    with np.errstate(all="ignore"):
+        theta = obj.prior_transform(u)
+    if not np.all(np.isfinite(theta)):
+        raise FlowFileError(f"expected a prior that maps the cube to finite parameters; got non-finite values from "
+                            f"the one in {path} (its arrays are not usable)")
 
 
 def load(path, *, backend="auto"):
@@ -129,18 +197,12 @@ def load(path, *, backend="auto"):
             f"expected format version <= {FORMAT_VERSION}; got {version} in {path} "
             f"(written by flowprior {header.get('flowprior_version')}; upgrade flowprior to read it)"
         )
-    try:
-        with np.load(_io.BytesIO(npz_bytes), allow_pickle=False) as npz:
-            arrays = {name: npz[name] for name in npz.files}
-    except Exception as exc:  # zip, header or object-array errors all mean the same to a user
-        raise FlowFileError(f"expected numeric arrays in {_NPZ}; got unreadable data in {path}: {exc}") from None
-    for name, arr in arrays.items():
-        if arr.dtype.kind not in _ALLOWED_DTYPES:
-            raise FlowFileError(f"expected numeric arrays; got {name} of dtype {arr.dtype} in {path}")
+    arrays = _read_arrays(npz_bytes, path)
     try:
         obj = _registry.build(header["object"], arrays)
-    except (KeyError, ValueError, TypeError, IndexError) as exc:
+    except (KeyError, ValueError, TypeError, IndexError, AttributeError, RecursionError) as exc:
         raise FlowFileError(f"expected a consistent flowprior file; got {type(exc).__name__}: {exc} in {path}") from None
+    _check_usable(obj, path)
     if backend != "auto" and hasattr(obj, "with_backend"):
         obj = obj.with_backend(backend)
     return obj

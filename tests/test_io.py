@@ -221,3 +221,119 @@ def test_tampered_masks_are_refused(flow2, tmp_path):
 def test_missing_file_raises(tmp_path):
     with pytest.raises(FileNotFoundError):
         fp.load(tmp_path / "nope.fpz")
+
+
+# --- hostile files: bounded reading, clear errors -------------------------------------------------
+def _npy_header(shape, dtype="<f8"):
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, {"descr": dtype, "fortran_order": False, "shape": shape})
+    return buf.getvalue()
+
+
+def test_an_array_declaring_gigabytes_is_refused_before_its_data_is_read(saved):
+    raw = io.BytesIO()
+    with zipfile.ZipFile(raw, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("made0/w0.npy", _npy_header((2**31,)) + b"\0" * 64)  # asks for 16 GiB
+    _rewrite(saved, npz=raw.getvalue())
+    with pytest.raises(FlowFileError, match="expected arrays of at most .* bytes in all; got made0/w0 declaring"):
+        fp.load(saved)
+
+
+def test_an_arrays_member_inflating_past_the_cap_is_refused_before_it_is_read(saved, monkeypatch):
+    from flowprior import io as fio
+
+    monkeypatch.setattr(fio, "MAX_ARRAY_BYTES", 2**20)
+    with zipfile.ZipFile(saved) as zf:
+        header = zf.read("flowprior.json")
+    with zipfile.ZipFile(saved, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("flowprior.json", header)
+        zf.writestr("arrays.npz", bytes(2**21))  # 2 MiB of zeros, a few KB deflated
+    assert os.path.getsize(saved) < 2**15
+    with pytest.raises(FlowFileError, match="expected arrays.npz of at most 1048576 bytes; got one declaring 2097152"):
+        fp.load(saved)
+
+
+def test_a_header_inflating_past_its_cap_is_refused(saved, monkeypatch):
+    from flowprior import io as fio
+
+    monkeypatch.setattr(fio, "MAX_HEADER_BYTES", 1000)
+    _rewrite(saved, header={"format": "flowprior", "format_version": 1, "pad": " " * 5000})
+    with pytest.raises(FlowFileError, match="expected flowprior.json of at most 1000 bytes"):
+        fp.load(saved)
+
+
+def test_a_deeply_nested_header_is_a_file_error_not_a_recursion_error(saved):
+    with zipfile.ZipFile(saved) as zf:
+        npz = zf.read("arrays.npz")
+    with zipfile.ZipFile(saved, "w") as zf:
+        zf.writestr("flowprior.json", "[" * 100_000 + "]" * 100_000)
+        zf.writestr("arrays.npz", npz)
+    with pytest.raises(FlowFileError, match="corrupted header"):
+        fp.load(saved)
+
+
+def test_an_encrypted_member_is_a_file_error(saved):
+    data = bytearray(saved.read_bytes())
+    at = data.find(b"PK\x01\x02")  # the first central-directory entry: set its "encrypted" flag bit
+    data[at + 8] |= 0x1
+    saved.write_bytes(bytes(data))
+    with pytest.raises(FlowFileError, match="unreadable file .*encrypted"):
+        fp.load(saved)
+
+
+def test_a_header_of_the_wrong_shape_is_a_file_error(saved):
+    header = _header(saved)
+    header["object"]["prior"] = ["not", "a", "config"]
+    _rewrite(saved, header=header)
+    with pytest.raises(FlowFileError):
+        fp.load(saved)
+
+
+def _arrays(path):
+    with zipfile.ZipFile(path) as zf:
+        npz = np.load(io.BytesIO(zf.read("arrays.npz")), allow_pickle=False)
+        return {name: npz[name] for name in npz.files}
+
+
+def _with_arrays(path, arrays):
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    _rewrite(path, npz=buf.getvalue())
+
+
+def test_nan_in_any_array_is_refused(saved):
+    arrays = _arrays(saved)
+    name = next(k for k, a in arrays.items() if a.dtype.kind == "f" and a.size > 1)
+    arrays[name] = arrays[name].copy()
+    arrays[name].flat[0] = np.nan
+    _with_arrays(saved, arrays)
+    with pytest.raises(FlowFileError, match=f"expected numbers in every array; got NaN in {name}"):
+        fp.load(saved)
+
+
+def test_finite_but_extreme_weights_that_break_the_transform_are_refused(saved):
+    arrays = _arrays(saved)
+    for name, a in arrays.items():
+        if name.startswith("made") and a.dtype.kind == "f":
+            arrays[name] = np.full_like(a, 1e300)
+    _with_arrays(saved, arrays)
+    with pytest.raises(FlowFileError, match="expected a prior that maps the cube to finite parameters"):
+        fp.load(saved)
+
+
+def test_a_kde_with_nan_points_is_refused(tmp_path):
+    kde = fp.KDE.fit(np.random.default_rng(0).normal(size=(200, 2)), prior=fp.UniformPrior([-5, -5], [5, 5]))
+    path = tmp_path / "kde.fpz"
+    kde.save(path)
+    arrays = _arrays(path)
+    name = next(k for k, a in arrays.items() if a.dtype.kind == "f" and a.ndim == 2)
+    arrays[name] = arrays[name].copy()
+    arrays[name][3, 0] = np.nan
+    _with_arrays(path, arrays)
+    with pytest.raises(FlowFileError, match="got NaN in"):
+        fp.load(path)
+
+
+def test_a_directory_is_not_called_a_truncated_file(tmp_path):
+    with pytest.raises(IsADirectoryError):
+        fp.load(tmp_path)

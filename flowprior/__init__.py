@@ -14,6 +14,7 @@ from .errors import (
     FlowpriorError,
     LikelihoodValueError,
     TrainingDataError,
+    WorkerDiedError,
 )
 from .flow import MAF
 from .importance import ImportanceResult, importance
@@ -63,5 +64,6 @@ __all__ = [
     "FlowFormatVersionError",
     "TrainingDataError",
     "LikelihoodValueError",
+    "WorkerDiedError",
     "BoundsEstimatedWarning",
 ]

@@ -11,6 +11,7 @@ __all__ = [
     "FlowFormatVersionError",
     "TrainingDataError",
     "LikelihoodValueError",
+    "WorkerDiedError",
     "BoundsEstimatedWarning",
 ]
 
@@ -37,6 +38,13 @@ class LikelihoodValueError(FlowpriorError, ValueError):
     Raised by flowprior's counting wrapper for every sampler, before the value
     reaches the sampler (PolyChord's core crashes on NaN; dynesty stops with
     an error of its own; nautilus's networks train on it).
+    """
+
+
+class WorkerDiedError(FlowpriorError, RuntimeError):
+    """A worker of flowprior's process pool died while running a task.
+
+    The run cannot continue (its task is lost); the other workers are stopped.
     """
 
 

@@ -31,6 +31,7 @@ import numpy as np
 
 from ._logsumexp import logsumexp
 from .counting import CountedLikelihood
+from .pools import ProcessPool
 from .priors import Prior
 from .repartition import DEFAULT_BETA, Mixture
 
@@ -229,7 +230,7 @@ def importance(loglikelihood, prior, proposal, *, n_eff=None, target_logZerr=Non
     counted = CountedLikelihood(loglikelihood)
     pool = None
     if npool is not None:
-        pool = multiprocessing.get_context(start_method).Pool(npool)
+        pool = ProcessPool(npool, multiprocessing.get_context(start_method), None)
     thetas, logLs, logws, prior_dominated = [], [], [], []
     ndraws = 0
     batches = 0
@@ -272,10 +273,12 @@ def importance(loglikelihood, prior, proposal, *, n_eff=None, target_logZerr=Non
             if ncall >= max_ncall:
                 break
             batch = _next_batch(ndraws, state, n_eff, target_logZerr, max_ncall - ncall)
-    finally:
+    except BaseException:  # an error or Ctrl-C: stop the workers now rather than wait for their tasks
         if pool is not None:
-            pool.close()
-            pool.join()
+            pool.close(failed=True)
+        raise
+    if pool is not None:
+        pool.close()
 
     theta = np.concatenate(thetas)
     logL = np.concatenate(logLs)

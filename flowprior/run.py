@@ -4,7 +4,8 @@ import logging
 import multiprocessing
 import time
 
-from .counting import CountedLikelihood, CountingPool, init_worker, pool_size
+from .counting import CountedLikelihood, CountingPool, pool_size
+from .pools import ProcessPool
 from .priors import Prior
 from .results import RunResult, logZ_error
 from .samplers import POOLED_SAMPLERS, SAMPLERS
@@ -100,7 +101,7 @@ def run(loglikelihood, prior, *, sampler="dynesty", nlive=500, seed=None, npool=
         ctx = multiprocessing.get_context(start_method)
         counter = ctx.Value("q", 0)
         counted = CountedLikelihood(loglikelihood, counter)
-        pool = ctx.Pool(int(npool), initializer=init_worker, initargs=(counter,))
+        pool = ProcessPool(int(npool), ctx, counter)
         sampler_options = {**sampler_options, "pool": pool}
         if sampler == "dynesty":
             sampler_options["queue_size"] = int(npool)
@@ -118,10 +119,12 @@ def run(loglikelihood, prior, *, sampler="dynesty", nlive=500, seed=None, npool=
         else:
             from .samplers.polychord import run_polychord as adapter
         samples, raw, info = adapter(counted, prior, nlive=nlive, seed=seed, options=sampler_options)
-    finally:
+    except BaseException:  # an error or Ctrl-C: stop the workers now rather than wait for their tasks
         if pool is not None:
-            pool.close()
-            pool.join()
+            pool.close(failed=True)
+        raise
+    if pool is not None:
+        pool.close()
     if "logZ" in info:  # an importance sampler's own estimate
         logZ, logZerr = info["logZ"], info["logZerr"]
     else:

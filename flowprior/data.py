@@ -132,6 +132,8 @@ def prepare(samples, weights=None, *, prior=None, params=None):
     """
     if prior is not None and not isinstance(prior, Prior):
         raise TypeError(f"expected prior to be a flowprior Prior; got {type(prior).__name__}")
+    if isinstance(params, str):
+        raise TypeError(f"expected params as a sequence of names, such as ['a', 'b']; got the string {params!r}")
     if _is_frame(samples):
         theta, weights, params = _from_frame(samples, weights, None if params is None else list(params))
     else:
@@ -172,6 +174,11 @@ def prepare(samples, weights=None, *, prior=None, params=None):
         raise TrainingDataError(
             f"expected more samples with positive weight than dimensions ({ndims}); got {theta.shape[0]}"
         )
+    ess = effective_sample_size(weights)
+    if ess <= ndims:
+        # A flow fitted to one or two effective points maps the whole cube onto them.
+        raise TrainingDataError(f"expected an effective sample size above the dimensions ({ndims}); got {ess:.2f} "
+                                f"from {theta.shape[0]} samples: a few weights hold almost all the mass")
     if prior is None:
         prior = estimate_box(theta, weights, params=params)
         warnings.warn(

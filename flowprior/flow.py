@@ -25,13 +25,13 @@ import numpy as np
 
 from . import _registry, made
 from ._normal import ndtri_clipped
+from ._options import BACKENDS, check_training_options
 from .priors import Prior, UniformPrior, _check_params
 
 __all__ = ["MAF", "BACKENDS"]
 
 logger = logging.getLogger(__name__)
 
-BACKENDS = ("auto", "numba", "numpy")
 
 
 def _kernel(packed, backend):
@@ -165,6 +165,10 @@ class MAF(Prior):
         from .data import prepare
         from .training import train_maf
 
+        check_training_options(hidden_layers=hidden_layers, number_networks=number_networks, activation=activation,
+                               permutations=permutations, epochs=epochs, learning_rate=learning_rate,
+                               batch_size=batch_size, validation_fraction=validation_fraction, patience=patience,
+                               backend=backend)
         data = prepare(samples, weights, prior=prior, params=params)
         x = ndtri_clipped(data.prior._inverse_prior_transform(data.theta))
         weights_, history = train_maf(

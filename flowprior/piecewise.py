@@ -69,6 +69,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from . import _registry
+from ._options import check_training_options
 from .data import effective_sample_size, prepare
 from .errors import TrainingDataError
 from .flow import MAF
@@ -313,6 +314,9 @@ class PiecewiseMAF(Mixture):
         """
         if n_clusters is not None and labels is not None:
             raise ValueError("expected n_clusters or labels; got both")
+        check_training_options(hidden_layers=hidden_layers, number_networks=number_networks, activation=activation,
+                               epochs=epochs, learning_rate=learning_rate, batch_size=batch_size,
+                               validation_fraction=validation_fraction, patience=patience, backend=backend)
         data = prepare(samples, weights, prior=prior, params=params)
         seeds = np.random.SeedSequence(seed).generate_state(2)
         scores = {}

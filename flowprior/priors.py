@@ -33,6 +33,8 @@ def _default_params(ndims):
 def _check_params(params, ndims):
     if params is None:
         return _default_params(ndims)
+    if isinstance(params, str):
+        raise TypeError(f"expected params as a sequence of names, such as ['a', 'b']; got the string {params!r}")
     params = tuple(str(p) for p in params)
     if len(params) != ndims:
         raise ValueError(f"expected {ndims} parameter names; got {len(params)}: {list(params)}")

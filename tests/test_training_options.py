@@ -1,0 +1,69 @@
+"""Training options and inputs that cannot give a usable flow are refused before any training."""
+
+import numpy as np
+import pytest
+
+import flowprior as fp
+from flowprior.errors import TrainingDataError
+
+BOX = fp.UniformPrior([-5.0, -5.0], [5.0, 5.0], params=["a", "b"])
+SAMPLES = np.random.default_rng(0).normal(size=(300, 2))
+
+
+@pytest.fixture(autouse=True)
+def no_training(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("training started")
+
+    monkeypatch.setattr("flowprior.training.train_maf", refuse)
+    monkeypatch.setattr("flowprior.piecewise.PiecewiseMAF._train_all", refuse, raising=False)
+
+
+BAD = [
+    ({"activation": "linear"}, ValueError, "expected activation in"),
+    ({"backend": "bogus"}, ValueError, "expected backend in \\('auto', 'numba', 'numpy'\\); got 'bogus'"),
+    ({"hidden_layers": ()}, ValueError, "expected hidden_layers as one or more positive integer widths; got \\(\\)"),
+    ({"hidden_layers": (50, 0)}, ValueError, "expected hidden_layers as one or more positive integer widths"),
+    ({"hidden_layers": 50}, TypeError, "expected hidden_layers as a sequence of layer widths"),
+    ({"number_networks": 0}, ValueError, "expected number_networks an integer >= 1; got 0"),
+    ({"learning_rate": -1e-3}, ValueError, "expected learning_rate > 0; got -0.001"),
+    ({"learning_rate": np.nan}, ValueError, "expected learning_rate > 0"),
+    ({"epochs": 0}, ValueError, "expected epochs an integer >= 1"),
+    ({"batch_size": 0}, ValueError, "expected batch_size an integer >= 1 or None"),
+    ({"validation_fraction": 1.0}, ValueError, "expected 0 <= validation_fraction < 1"),
+    ({"patience": 0}, ValueError, "expected patience an integer >= 1"),
+    ({"permutations": "sorted"}, ValueError, "expected permutations in"),
+]
+
+
+@pytest.mark.parametrize("options, error, match", BAD, ids=[str(o) for o, _, _ in BAD])
+def test_maf_refuses_a_bad_option_before_training(options, error, match):
+    with pytest.raises(error, match=match):
+        fp.MAF.fit(SAMPLES, prior=BOX, **options)
+
+
+@pytest.mark.parametrize("options, error, match", [b for b in BAD if "permutations" not in b[0]],
+                         ids=[str(o) for o, _, _ in BAD if "permutations" not in o])
+def test_piecewise_refuses_a_bad_option_before_clustering_or_training(options, error, match):
+    with pytest.raises(error, match=match):
+        fp.PiecewiseMAF.fit(SAMPLES, prior=BOX, n_clusters=1, **options)
+
+
+def test_an_effective_sample_size_of_about_one_is_refused():
+    weights = np.full(len(SAMPLES), 1e-12)
+    weights[7] = 1.0  # ESS ~ 1: a flow would map the whole cube onto that point
+    with pytest.raises(TrainingDataError, match="expected an effective sample size above the dimensions \\(2\\); "
+                                                "got 1.00 from 300 samples"):
+        fp.MAF.fit(SAMPLES, weights, prior=BOX)
+
+
+@pytest.mark.parametrize("kind", ["array", "frame"])
+def test_params_given_as_one_string_is_refused_rather_than_split_into_letters(kind):
+    samples = SAMPLES
+    if kind == "frame":
+        import pandas as pd
+
+        samples = pd.DataFrame(SAMPLES, columns=["a", "b"])
+    with pytest.raises(TypeError, match="expected params as a sequence of names, such as \\['a', 'b'\\]; got the "
+                                        "string 'ab'"):
+        fp.MAF.fit(samples, prior=BOX, params="ab")

@@ -30,7 +30,7 @@ and a few fixed points to finite parameters.
 import io as _io
 import json
 import os
-import tempfile
+import secrets
 import zipfile
 import zlib
 
@@ -69,7 +69,7 @@ def save(obj, path):
     np.savez(buffer, **{name: np.asarray(a) for name, a in arrays.items()})
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".flowprior-", suffix=".tmp", dir=directory)
+    fd, tmp = _create_temporary(directory)
     try:
         with os.fdopen(fd, "wb") as fh:
             with zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_DEFLATED) as zf:
@@ -82,6 +82,18 @@ def save(obj, path):
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def _create_temporary(directory):
+    """A new file beside the target, created with mode 0666 so that the umask decides its permissions
+    as for any other file the user writes (``mkstemp`` makes it 0600 whatever the umask)."""
+    for _ in range(100):
+        path = os.path.join(directory, f".flowprior-{secrets.token_hex(8)}.tmp")
+        try:
+            return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), path
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"expected to create a temporary file in {directory}; every name tried exists")
 
 
 def _read_member(zf, name, limit, path):

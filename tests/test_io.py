@@ -337,3 +337,14 @@ def test_a_kde_with_nan_points_is_refused(tmp_path):
 def test_a_directory_is_not_called_a_truncated_file(tmp_path):
     with pytest.raises(IsADirectoryError):
         fp.load(tmp_path)
+
+
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_a_saved_file_has_the_permissions_the_umask_gives(flow2, tmp_path, umask, mode):
+    old = os.umask(umask)
+    try:
+        flow2.save(tmp_path / "flow.fpz")
+    finally:
+        os.umask(old)
+    assert os.stat(tmp_path / "flow.fpz").st_mode & 0o777 == mode
+    assert [p.name for p in tmp_path.iterdir()] == ["flow.fpz"]

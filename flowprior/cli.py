@@ -6,8 +6,10 @@ argument) ends with one line on stderr and exit code 2, without a traceback.
 
 import argparse
 import logging
+import os
 import sys
 
+from ._version import __version__
 from .errors import FlowpriorError
 
 __all__ = ["main"]
@@ -44,6 +46,7 @@ def _demo(args):
 
 
 def _check(args):
+    _check_output(args.output)
     from .demo import run_check
 
     flow, checks = run_check(seed=args.seed, epochs=args.epochs, path=args.output, progress=not args.quiet)
@@ -79,6 +82,32 @@ def _read_chains(root):
         raise ValueError(f"could not read chains at {root!r}: {exc}") from None
 
 
+def _check_output(path):
+    """Refuse an output path that cannot be written, before any work is done."""
+    if path is None:
+        return
+    target = os.path.abspath(path)
+    directory = os.path.dirname(target)
+    if os.path.isdir(target):
+        raise ValueError(f"expected -o to name a file; got the directory {path}")
+    if not os.path.isdir(directory):
+        raise ValueError(f"expected -o in an existing directory; got {path} ({directory} does not exist)")
+    if not os.access(directory, os.W_OK):
+        raise ValueError(f"expected -o in a writable directory; got {path} ({directory} is not writable)")
+
+
+def _held_out(history):
+    """One line on a training history, whatever it holds (no validation split, no epochs)."""
+    best = history.get("best_epoch")
+    val = history.get("val_loss") or []
+    loss = history.get("loss") or []
+    if val and best is not None and 0 <= best < len(val):
+        return f"held-out loss {val[best]:.4f} at epoch {best + 1} of {history.get('epochs_run', len(val))}"
+    if loss:
+        return f"no held-out split; final training loss {loss[-1]:.4f} after {len(loss)} epochs"
+    return "no training history"
+
+
 def _parse_bounds(text, params):
     from .priors import UniformPrior
 
@@ -93,29 +122,37 @@ def _parse_bounds(text, params):
     return UniformPrior(lower, upper, params=params)
 
 
+def _parse_hidden(text):
+    try:
+        hidden = tuple(int(h) for h in text.split(","))
+    except ValueError:
+        raise ValueError(f"expected --hidden as comma-separated layer widths, such as 50,50; got {text!r}") from None
+    return hidden
+
+
 def _train(args):
     import warnings
 
     from .errors import BoundsEstimatedWarning
     from .flow import MAF
 
-    samples = _read_chains(args.chains)
+    _check_output(args.output)
+    hidden = _parse_hidden(args.hidden)
     params = args.params.split(",") if args.params else None
     if args.bounds and params is None:
         raise ValueError("expected --params together with --bounds")
     prior = _parse_bounds(args.bounds, params) if args.bounds else None
+    samples = _read_chains(args.chains)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", BoundsEstimatedWarning)
         flow = MAF.fit(samples, params=params, prior=prior, seed=args.seed, epochs=args.epochs,
                        number_networks=args.networks,
-                       hidden_layers=tuple(int(h) for h in args.hidden.split(",")), progress=not args.quiet)
+                       hidden_layers=hidden, progress=not args.quiet)
     for w in caught:
         print(f"flowprior: warning: {w.message}", file=sys.stderr)
     flow.save(args.output)
-    best = flow.history["best_epoch"]
     print(f"trained {flow!r}")
-    print(f"held-out loss (NLL per sample, Gaussianised cube): {flow.history['val_loss'][best]:.4f} "
-          f"at epoch {best + 1} of {flow.history['epochs_run']}")
+    print(f"{_held_out(flow.history)} (NLL per sample, Gaussianised cube)")
     print(f"saved to {args.output}")
     return 0
 
@@ -127,12 +164,12 @@ def _info(args):
     print(repr(flow))
     h = getattr(flow, "history", None)
     if h:
-        print(f"epochs run {h['epochs_run']}, best epoch {h['best_epoch'] + 1}, "
-              f"held-out loss {h['val_loss'][h['best_epoch']]:.4f}")
+        print(_held_out(h))
     return 0
 
 
 def _sample(args):
+    _check_output(args.output)
     import numpy as np
 
     from .io import load
@@ -160,6 +197,7 @@ def _stats(args):
 
 
 def _joint(args):
+    _check_output(args.output)
     import numpy as np
 
     from .io import load
@@ -193,6 +231,7 @@ def _joint(args):
 
 
 def _plot(args):
+    _check_output(args.output)
     import matplotlib
 
     matplotlib.use("Agg")
@@ -219,10 +258,11 @@ def _plot(args):
 
         loss_path = str(pathlib.Path(args.output).with_name(pathlib.Path(args.output).stem + "_loss.png"))
         fig, ax = plt.subplots(figsize=(5, 3.5))
-        ax.plot(range(1, len(h["loss"]) + 1), h["loss"], label="training")
-        if h["val_loss"]:
+        ax.plot(range(1, len(h.get("loss") or []) + 1), h.get("loss") or [], label="training")
+        if h.get("val_loss"):
             ax.plot(range(1, len(h["val_loss"]) + 1), h["val_loss"], label="validation")
-            ax.axvline(h["best_epoch"] + 1, color="grey", ls=":", label="best epoch")
+            if h.get("best_epoch") is not None:
+                ax.axvline(h["best_epoch"] + 1, color="grey", ls=":", label="best epoch")
         ax.set_xlabel("epoch")
         ax.set_ylabel("negative log-likelihood")
         ax.legend()
@@ -236,6 +276,7 @@ def _plot(args):
 def _parser():
     parser = argparse.ArgumentParser(prog="flowprior", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress at INFO level")
+    parser.add_argument("--version", action="version", version=f"flowprior {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="two-stage nested sampling of an embedded problem against a single run")
     demo.add_argument("--seed", type=int, default=0)
@@ -304,12 +345,28 @@ def _parser():
     return parser
 
 
+def _join_negative_values(argv):
+    """``--bounds -1:1,...`` as ``--bounds=-1:1,...``: argparse reads a value starting with '-' as an option."""
+    out = []
+    for arg in argv:
+        if out and out[-1] in _NEGATIVE_OK and len(arg) > 1 and arg[0] == "-" and (arg[1].isdigit() or arg[1] == "."):
+            out[-1] = f"{out[-1]}={arg}"
+        else:
+            out.append(arg)
+    return out
+
+
+#: Options whose value may start with a minus sign.
+_NEGATIVE_OK = ("--bounds",)
+
+
 def main(argv=None):
+    argv = _join_negative_values(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(name)s: %(message)s")
     try:
         return args.func(args)
-    except (FlowpriorError, FileNotFoundError, ValueError, KeyError) as exc:
+    except (FlowpriorError, OSError, ValueError, KeyError) as exc:
         print(f"flowprior: error: {exc}", file=sys.stderr)
         return 2
 

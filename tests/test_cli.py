@@ -132,3 +132,65 @@ def test_joint_needs_one_logZerr_per_flow(marginal_files, capsys):
 def test_stats_with_a_missing_prior_file(marginal_files, tmp_path, capsys):
     assert main(["stats", str(marginal_files["A"]), "--prior", str(tmp_path / "missing.fpz")]) == 2
     assert "missing.fpz" in capsys.readouterr().err
+
+
+# --- arguments and paths checked before any work ---------------------------------------------------
+@pytest.fixture()
+def no_training(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("training started")
+
+    monkeypatch.setattr("flowprior.training.train_maf", refuse)
+
+
+@pytest.mark.parametrize("output, message", [("missing_dir/f.fpz", "expected -o in an existing directory"),
+                                             (".", "expected -o to name a file; got the directory")])
+def test_train_refuses_an_unwritable_output_before_training(chains, output, message, tmp_path, capsys, monkeypatch,
+                                                            no_training):
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", chains, "-o", output, "-q"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and ".tmp" not in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("command", [["sample", "F", "-o", "missing_dir/s.csv"], ["plot", "F", "-o", "missing_dir/p.png"],
+                                     ["check", "-o", "missing_dir/c.fpz"]])
+def test_other_commands_refuse_an_unwritable_output_first(command, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(command) == 2
+    assert "expected -o in an existing directory" in capsys.readouterr().err
+
+
+def test_bounds_may_start_with_a_minus_sign_after_a_space(chains, tmp_path, capsys):
+    path = tmp_path / "f.fpz"
+    assert main(["train", chains, "--params", "a,b", "--bounds", "-5:5,-5:5", "-o", str(path), "--epochs", "2",
+                 "--networks", "1", "--hidden", "4", "-q"]) == 0
+    assert fp.load(path).prior.lower.tolist() == [-5.0, -5.0]
+
+
+def test_bad_hidden_layers_are_a_clean_error_before_reading_chains(tmp_path, capsys, no_training):
+    assert main(["train", "nowhere/chains", "-o", str(tmp_path / "f.fpz"), "--hidden", "50,x"]) == 2
+    assert "expected --hidden as comma-separated layer widths" in capsys.readouterr().err
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0 and capsys.readouterr().out.strip() == f"flowprior {fp.__version__}"
+
+
+def test_info_and_plot_handle_a_flow_trained_without_a_validation_split(tmp_path, capsys):
+    samples = np.random.default_rng(0).normal(size=(300, 2))
+    flow = fp.MAF.fit(samples, prior=fp.UniformPrior([-5, -5], [5, 5]), seed=0, epochs=3, number_networks=1,
+                      hidden_layers=(4,), validation_fraction=0)
+    path = tmp_path / "f.fpz"
+    flow.save(path)
+    assert main(["info", str(path)]) == 0
+    assert "no held-out split; final training loss" in capsys.readouterr().out
+    assert main(["plot", str(path), "-o", str(tmp_path / "p.png"), "-n", "200"]) == 0
+
+
+def test_a_directory_given_as_a_flow_is_a_clean_error(tmp_path, capsys):
+    assert main(["info", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("flowprior: error:") and "Traceback" not in err

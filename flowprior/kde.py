@@ -87,6 +87,9 @@ class KDE(Prior):
         if chol.shape != (d, d) or np.any(np.triu(chol, 1) != 0) or np.any(np.diag(chol) <= 0):
             raise ValueError(f"expected a lower-triangular ({d}, {d}) Cholesky factor with a positive diagonal")
         self.points, self.chol, self.prior = points, chol, prior
+        # Saved and pickled as given, so a reload repeats this division bit for bit (normalising
+        # normalised weights again moves them by an ulp, and the transform with them).
+        self._weights_given = weights
         self.weights = weights / weights.sum()
         self._log_w = np.log(self.weights, where=self.weights > 0, out=np.full(len(weights), -np.inf))
         self.ndims = d
@@ -213,7 +216,7 @@ class KDE(Prior):
 
     def _state(self):
         prior_config, arrays = _registry.dump(self.prior, prefix="prior/")
-        arrays.update({"points": self.points, "weights": self.weights, "chol": self.chol})
+        arrays.update({"points": self.points, "weights": self._weights_given, "chol": self.chol})
         return {"params": list(self.params), "prior": prior_config}, arrays
 
     @classmethod

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._logsumexp import logsumexp
-from .counting import CountedLikelihood
+from .counting import CountedLikelihood, checked
 from .pools import ProcessPool
 from .priors import Prior
 from .repartition import DEFAULT_BETA, Mixture
@@ -250,8 +250,9 @@ def importance(loglikelihood, prior, proposal, *, n_eff=None, target_logZerr=Non
                     values = [counted(t) for t in points]
                 else:
                     values = pool.map(loglikelihood, points, chunksize=max(1, len(points) // (4 * npool)))
+                    values = [checked(v, t) for v, t in zip(values, points)]
                     ncall_pool += len(points)
-                logL[inside] = _checked(np.asarray(values, dtype=np.float64), theta[inside])
+                logL[inside] = values
             logw = np.where(inside, logL + log_pi - log_q, -np.inf)
             thetas.append(theta)
             logLs.append(logL)
@@ -299,14 +300,6 @@ def importance(loglikelihood, prior, proposal, *, n_eff=None, target_logZerr=Non
                 state["logZ"], state["logZerr"], state["n_eff"], ncall, khat)
     return ImportanceResult(logZ=state["logZ"], logZerr=state["logZerr"], ncall=ncall, n_eff=state["n_eff"],
                             samples=samples, proposal=proposal, diagnostics=diagnostics)
-
-
-def _checked(logL, theta):
-    bad = np.isnan(logL) | (logL == np.inf)
-    if bad.any():
-        i = int(np.argmax(bad))
-        raise ValueError(f"expected a finite or -inf log-likelihood; got {logL[i]} at theta = {theta[i].tolist()}")
-    return logL
 
 
 def _estimate(logw):

@@ -162,7 +162,12 @@ def test_bad_input_is_rejected_before_any_call():
     assert like.n == 0
 
 
-def test_nan_likelihood_raises():
+def _nan(theta):
+    return float("nan")
+
+
+@pytest.mark.parametrize("npool", [None, 2])
+def test_nan_likelihood_raises(npool):
     q = gauss([0.0, 0.0], np.eye(2))
-    with pytest.raises(ValueError, match="finite or -inf log-likelihood; got nan"):
-        fp.importance(lambda t: float("nan"), BOX, q, seed=0)
+    with pytest.raises(fp.LikelihoodValueError, match="expected a finite log-likelihood or -inf .*; got nan at theta"):
+        fp.importance(_nan, BOX, q, seed=0, npool=npool)

@@ -27,6 +27,7 @@ from .repartition import Mixture, Repartitioned, repartition
 from .results import RunResult
 from .reweight import reweight
 from .run import run
+from .ensemble import bootstrap_ensemble
 from .stats import MarginalStats, marginal_stats
 from .two_stage import TwoStageResult, two_stage
 
@@ -59,6 +60,7 @@ __all__ = [
     "JointEvidence",
     "marginal_stats",
     "MarginalStats",
+    "bootstrap_ensemble",
     "FlowpriorError",
     "FlowFileError",
     "FlowFormatVersionError",

@@ -185,14 +185,17 @@ def _stats(args):
     from .io import load
     from .stats import marginal_stats
 
-    flow = load(args.flow)
+    members = [load(path) for path in args.flow.split(",")]
     prior = load(args.prior) if args.prior else None
-    st = marginal_stats(flow, prior=prior, nsamples=args.n, seed=args.seed)
+    st = marginal_stats(members if len(members) > 1 else members[0], prior=prior, nsamples=args.n, seed=args.seed)
     against = args.prior or "the flow's base prior"
-    print(f"{flow!r}")
-    print(f"against {against}, {st.nsamples} Monte Carlo samples:")
+    print(f"{members[0]!r}" + (f" and {len(members) - 1} more ensemble members" if len(members) > 1 else ""))
+    print(f"against {against}, {st.nsamples} Monte Carlo samples" + (" per member:" if len(members) > 1 else ":"))
     print(f"  D_KL = {st.D_KL:.4f} +- {st.D_KL_err:.4f} nats")
     print(f"  d_G  = {st.d_G:.4f} +- {st.d_G_err:.4f}")
+    if len(members) == 1:
+        print("  (Monte Carlo errors only: give bootstrap ensemble members comma-separated to include the "
+              "flow's training error)")
     return 0
 
 
@@ -318,7 +321,7 @@ def _parser():
     sample.set_defaults(func=_sample)
 
     stats = sub.add_parser("stats", help="D_KL and d_G of a saved flow against a prior, with errors")
-    stats.add_argument("flow")
+    stats.add_argument("flow", help="flow file, or ensemble members comma-separated")
     stats.add_argument("--prior", help="saved prior (.fpz); default: the flow's base prior")
     stats.add_argument("-n", type=int, default=10_000, help="Monte Carlo samples")
     stats.add_argument("--seed", type=int, default=0)

@@ -51,13 +51,13 @@ import numpy as np
 
 from . import _registry
 from ._logsumexp import logsumexp
+from .ensemble import FLOWS, bootstrap_ensemble, check_ensemble
 from .priors import Prior
 
 __all__ = ["NuisanceFreeLikelihood", "JointLikelihood", "JointEvidence", "joint"]
 
 logger = logging.getLogger(__name__)
 
-FLOWS = ("maf", "piecewise", "kde")
 
 
 def _same_prior(a, b):
@@ -151,16 +151,9 @@ class NuisanceFreeLikelihood:
         -------
         NuisanceFreeLikelihood
         """
-        from .data import prepare
-        from .flow import MAF
-        from .kde import KDE
-        from .piecewise import PiecewiseMAF
         from .results import logZ_error
 
-        if flow not in FLOWS:
-            raise ValueError(f"expected flow in {FLOWS}; got {flow!r}")
-        if int(n_flows) < 1:
-            raise ValueError(f"expected n_flows >= 1; got {n_flows}")
+        check_ensemble(flow, n_flows)
         if not isinstance(prior, Prior):
             raise TypeError(f"expected prior to be a flowprior Prior; got {type(prior).__name__}")
         params = list(prior.params if params is None else params)
@@ -172,20 +165,8 @@ class NuisanceFreeLikelihood:
             if logZerr is None:
                 logZerr = logZ_error(samples, seed=int(seeds[0]))
         logZerr = 0.0 if logZerr is None else float(logZerr)
-        data = prepare(samples, prior=prior, params=params)
-        kind = {"maf": MAF, "piecewise": PiecewiseMAF, "kde": KDE}[flow]
-        rng = np.random.default_rng(seeds[1])
-        flows = []
-        for m in range(int(n_flows)):
-            w = data.weights
-            if n_flows > 1:
-                w = w * rng.multinomial(len(w), np.full(len(w), 1.0 / len(w)))
-            fit_seed = int(rng.integers(2**31 - 1))
-            # A KDE is deterministic; the flows take their own training seed.
-            seeded = {} if kind is KDE else {"seed": fit_seed}
-            flows.append(kind.fit(data.theta, w, prior=prior, params=data.params, **seeded,
-                                  **(flow_options or {})))
-            logger.info("trained ensemble member %d of %d", m + 1, n_flows)
+        flows = bootstrap_ensemble(samples, prior=prior, params=params, n_flows=n_flows, flow=flow,
+                                   seed=seeds[1], flow_options=flow_options)
         return cls(flows, logZ, prior=prior, logZerr=logZerr)
 
     def log_density(self, theta):

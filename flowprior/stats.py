@@ -21,6 +21,20 @@ Carlo over :math:`N` draws from :math:`P`, with errors
 
 :math:`s^2` and :math:`m_4` being the sample variance and fourth central
 moment of :math:`\log P/\pi` (the standard error of a sample variance).
+
+Those errors are the Monte Carlo noise of one trained density only.  The
+density's own error, from the finite sample it was trained on, is often
+larger (a MAF on 700 effective samples of a 3-D Gaussian: :math:`D_{KL}`
+off by 0.07 nats against a Monte Carlo error of 0.009).  Given an ensemble
+of :math:`M` densities trained on bootstrap resamples
+(:func:`flowprior.ensemble.bootstrap_ensemble`), each statistic is the mean
+over the members and its error adds the members' standard deviation
+:math:`\sigma_M` (the error of one bootstrap fit, conservative for the
+mean) to the Monte Carlo error of the mean:
+
+.. math::
+
+    \sigma^2 = \sigma_M^2 + \frac{1}{M^2}\sum_m \sigma^2_{\mathrm{MC},m}.
 """
 
 from dataclasses import dataclass
@@ -41,6 +55,8 @@ class MarginalStats:
     d_G: float
     d_G_err: float
     nsamples: int
+    #: Members of the ensemble the statistics average over; 1: Monte Carlo errors only.
+    n_flows: int = 1
 
 
 def marginal_stats(flow, *, prior=None, nsamples=10_000, seed=None):
@@ -48,13 +64,16 @@ def marginal_stats(flow, *, prior=None, nsamples=10_000, seed=None):
 
     Parameters
     ----------
-    flow : Prior
+    flow : Prior or sequence of Prior
         The (marginal) posterior density: a MAF, PiecewiseMAF, KDE or any
-        flowprior prior with ``sample`` and ``log_prob``.
+        flowprior prior with ``sample`` and ``log_prob``; or an ensemble of
+        them trained on bootstrap resamples, whose spread then enters the
+        errors (see module docs).  A single flow's errors are Monte Carlo
+        noise only.
     prior : Prior, optional
         The prior on the same parameters; the flow's base prior by default.
     nsamples : int
-        Monte Carlo draws from ``flow``.
+        Monte Carlo draws from ``flow`` (from each member of an ensemble).
     seed : int, optional
 
     Returns
@@ -76,19 +95,35 @@ def marginal_stats(flow, *, prior=None, nsamples=10_000, seed=None):
     >>> round(st.d_G, 1)
     2.0
     """
-    if not isinstance(flow, Prior):
-        raise TypeError(f"expected flow to be a flowprior prior or flow; got {type(flow).__name__}")
+    members = [flow] if isinstance(flow, Prior) else list(flow) if isinstance(flow, (list, tuple)) else None
+    if not members or not all(isinstance(m, Prior) for m in members):
+        raise TypeError(f"expected flow to be a flowprior prior or flow, or a non-empty list of them; got "
+                        f"{type(flow).__name__}")
+    first = members[0]
     if prior is None:
-        prior = getattr(flow, "prior", None)
+        prior = getattr(first, "prior", None)
         if prior is None:
             raise ValueError("expected a prior: this flow has no base prior to default to")
     if not isinstance(prior, Prior):
         raise TypeError(f"expected prior to be a flowprior Prior; got {type(prior).__name__}")
-    if prior.ndims != flow.ndims:
-        raise ValueError(f"expected a prior with {flow.ndims} dimensions; got {prior.ndims}")
+    for m in members:
+        if prior.ndims != m.ndims:
+            raise ValueError(f"expected a prior with {m.ndims} dimensions; got {prior.ndims}")
     nsamples = int(nsamples)
     if nsamples < 2:
         raise ValueError(f"expected nsamples >= 2; got {nsamples}")
+    seeds = np.random.SeedSequence(seed).spawn(len(members)) if len(members) > 1 else [seed]
+    each = np.array([_one(m, prior, nsamples, s) for m, s in zip(members, seeds)])
+    value = each[:, [0, 2]].mean(axis=0)
+    mc2 = (each[:, [1, 3]] ** 2).sum(axis=0) / len(members) ** 2
+    spread2 = each[:, [0, 2]].var(axis=0, ddof=1) if len(members) > 1 else np.zeros(2)
+    err = np.sqrt(mc2 + spread2)
+    return MarginalStats(D_KL=float(value[0]), D_KL_err=float(err[0]), d_G=float(value[1]), d_G_err=float(err[1]),
+                         nsamples=nsamples, n_flows=len(members))
+
+
+def _one(flow, prior, nsamples, seed):
+    """D_KL, its Monte Carlo error, d_G and its Monte Carlo error of one density."""
     theta = flow.sample(nsamples, seed=seed)
     log_ratio = flow.log_prob(theta) - prior.log_prob(theta)
     if not np.all(np.isfinite(log_ratio)):
@@ -98,10 +133,4 @@ def marginal_stats(flow, *, prior=None, nsamples=10_000, seed=None):
     mean = log_ratio.mean()
     var = log_ratio.var(ddof=1)
     m4 = np.mean((log_ratio - mean) ** 4)
-    return MarginalStats(
-        D_KL=float(mean),
-        D_KL_err=float(np.sqrt(var / nsamples)),
-        d_G=float(2 * var),
-        d_G_err=float(2 * np.sqrt(max(m4 - var**2, 0.0) / nsamples)),
-        nsamples=nsamples,
-    )
+    return (mean, np.sqrt(var / nsamples), 2 * var, 2 * np.sqrt(max(m4 - var**2, 0.0) / nsamples))

@@ -104,6 +104,15 @@ def test_stats_prints_D_KL_and_d_G(marginal_files, capsys):
     assert f"d_G  = {st.d_G:.4f} +- {st.d_G_err:.4f}" in out
 
 
+def test_stats_of_an_ensemble_includes_its_spread(marginal_files, capsys):
+    members = f"{marginal_files['A']},{marginal_files['B']}"
+    assert main(["stats", members, "-n", "1000"]) == 0
+    out = capsys.readouterr().out
+    st = fp.marginal_stats([fp.load(marginal_files["A"]), fp.load(marginal_files["B"])], nsamples=1000, seed=0)
+    assert "and 1 more ensemble members" in out and f"D_KL = {st.D_KL:.4f} +- {st.D_KL_err:.4f}" in out
+    assert "Monte Carlo errors only" not in out
+
+
 def test_stats_against_a_saved_prior(marginal_files, capsys):
     assert main(["stats", str(marginal_files["A"]), "--prior", str(marginal_files["prior"]), "-n", "500"]) == 0
     assert f"against {marginal_files['prior']}" in capsys.readouterr().out

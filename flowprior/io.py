@@ -17,7 +17,9 @@ No training data is stored.  Loading builds only registered flowprior
 classes from plain numbers and strings, so it never executes code from the
 file.  Files are written to a temporary name in the target directory and
 renamed into place, so a crash never leaves a half-written file under the
-final name.
+final name; an error or Ctrl-C removes the temporary file, while a process
+killed outright (SIGKILL) leaves its hidden ``.flowprior-*.tmp`` behind.
+New files get the permissions the umask gives.
 
 Reading is bounded: the header may inflate to at most :data:`MAX_HEADER_BYTES`
 and the arrays to at most :data:`MAX_ARRAY_BYTES` in all, checked against the

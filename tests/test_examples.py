@@ -34,7 +34,7 @@ def test_cli_error_is_one_line_without_traceback():
     proc = subprocess.run([sys.executable, "-m", "flowprior", "check", "--epochs", "0", "-q"],
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 2
-    assert proc.stderr.strip() == "flowprior: error: expected at least one epoch; got 0"
+    assert proc.stderr.strip() == "flowprior: error: expected epochs an integer >= 1; got 0"
 
 
 def test_demo_runs_two_stage_and_writes_the_plot(tmp_path):

@@ -147,12 +147,16 @@ def test_foreign_json_raises(saved):
         fp.load(saved)
 
 
-def test_bad_json_raises(saved):
-    with zipfile.ZipFile(saved) as zf:
+def _with_header_text(path, text):
+    with zipfile.ZipFile(path) as zf:
         npz = zf.read("arrays.npz")
-    with zipfile.ZipFile(saved, "w") as zf:
-        zf.writestr("flowprior.json", "{not json")
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("flowprior.json", text)
         zf.writestr("arrays.npz", npz)
+
+
+def test_bad_json_raises(saved):
+    _with_header_text(saved, "{not json")
     with pytest.raises(FlowFileError, match="corrupted header"):
         fp.load(saved)
 
@@ -263,11 +267,7 @@ def test_a_header_inflating_past_its_cap_is_refused(saved, monkeypatch):
 
 
 def test_a_deeply_nested_header_is_a_file_error_not_a_recursion_error(saved):
-    with zipfile.ZipFile(saved) as zf:
-        npz = zf.read("arrays.npz")
-    with zipfile.ZipFile(saved, "w") as zf:
-        zf.writestr("flowprior.json", "[" * 100_000 + "]" * 100_000)
-        zf.writestr("arrays.npz", npz)
+    _with_header_text(saved, "[" * 100_000 + "]" * 100_000)
     with pytest.raises(FlowFileError, match="corrupted header"):
         fp.load(saved)
 

@@ -1,7 +1,6 @@
 """fp.run with nautilus: a flow prior as its prior transform, calls counted, weighted anesthetic samples."""
 
 import multiprocessing
-import sys
 
 import numpy as np
 import pytest
@@ -94,12 +93,6 @@ def test_nautilus_refuses_one_dimension():
 def test_nautilus_refuses_a_pool_without_a_size():
     with pytest.raises(ValueError, match="expected a pool that gives its size .* for nautilus; got a _MapOnly"):
         fp.run(gaussian_loglike, BOX, sampler="nautilus", pool=_MapOnly())
-
-
-def test_missing_nautilus_raises_helpful_error(monkeypatch):
-    monkeypatch.setitem(sys.modules, "nautilus", None)
-    with pytest.raises(ImportError, match="sampler='nautilus' needs nautilus: pip install"):
-        fp.run(gaussian_loglike, BOX, sampler="nautilus", nlive=50)
 
 
 def test_two_stage_refuses_nautilus_which_gives_no_dead_points():

@@ -320,10 +320,15 @@ def test_unknown_polychord_option_raises(polychord):
         fp.run(gaussian_loglike, BOX, sampler="polychord", nlive=50, walks=3)
 
 
-def test_missing_pypolychord_raises_helpful_error(monkeypatch):
-    monkeypatch.setitem(sys.modules, "pypolychord", None)
-    with pytest.raises(ImportError, match="pypolychord, which is not on PyPI"):
-        fp.run(gaussian_loglike, BOX, sampler="polychord", nlive=50)
+@pytest.mark.parametrize("sampler, module, match", [
+    ("polychord", "pypolychord", "pypolychord, which is not on PyPI"),
+    ("dynesty", "dynesty", "sampler='dynesty' needs dynesty"),
+    ("nautilus", "nautilus", "sampler='nautilus' needs nautilus: pip install"),
+])
+def test_a_missing_sampler_raises_a_helpful_error(sampler, module, match, monkeypatch):
+    monkeypatch.setitem(sys.modules, module, None)
+    with pytest.raises(ImportError, match=match):
+        fp.run(gaussian_loglike, BOX, sampler=sampler, nlive=50)
 
 
 def test_unknown_sampler_raises():
@@ -350,8 +355,3 @@ def test_non_callable_likelihood_raises():
     with pytest.raises(TypeError, match="expected a callable loglikelihood; got int"):
         fp.run(3, BOX)
 
-
-def test_missing_dynesty_raises_helpful_error(monkeypatch):
-    monkeypatch.setitem(sys.modules, "dynesty", None)
-    with pytest.raises(ImportError, match="sampler='dynesty' needs dynesty"):
-        fp.run(gaussian_loglike, BOX, nlive=50)

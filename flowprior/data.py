@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import BoundsEstimatedWarning, TrainingDataError
-from .priors import Prior, UniformPrior, _check_params, _default_params
+from .priors import Prior, UniformPrior, _check_params, _default_params, _refuse_a_string
 
 __all__ = ["TrainingData", "prepare", "effective_sample_size", "estimate_box", "NON_PARAMETER_COLUMNS"]
 
@@ -132,8 +132,7 @@ def prepare(samples, weights=None, *, prior=None, params=None):
     """
     if prior is not None and not isinstance(prior, Prior):
         raise TypeError(f"expected prior to be a flowprior Prior; got {type(prior).__name__}")
-    if isinstance(params, str):
-        raise TypeError(f"expected params as a sequence of names, such as ['a', 'b']; got the string {params!r}")
+    _refuse_a_string(params)  # before a frame's columns are chosen by it
     if _is_frame(samples):
         theta, weights, params = _from_frame(samples, weights, None if params is None else list(params))
     else:

@@ -30,11 +30,16 @@ def _default_params(ndims):
     return tuple(f"p{i}" for i in range(ndims))
 
 
+def _refuse_a_string(params):
+    """A string of names would be split into letters."""
+    if isinstance(params, str):
+        raise TypeError(f"expected params as a sequence of names, such as ['a', 'b']; got the string {params!r}")
+
+
 def _check_params(params, ndims):
     if params is None:
         return _default_params(ndims)
-    if isinstance(params, str):
-        raise TypeError(f"expected params as a sequence of names, such as ['a', 'b']; got the string {params!r}")
+    _refuse_a_string(params)
     params = tuple(str(p) for p in params)
     if len(params) != ndims:
         raise ValueError(f"expected {ndims} parameter names; got {len(params)}: {list(params)}")

@@ -102,15 +102,13 @@ def run(loglikelihood, prior, *, sampler="dynesty", nlive=500, seed=None, npool=
         counter = ctx.Value("q", 0)
         counted = CountedLikelihood(loglikelihood, counter)
         pool = ProcessPool(int(npool), ctx, counter)
-        sampler_options = {**sampler_options, "pool": pool}
-        if sampler == "dynesty":
-            sampler_options["queue_size"] = int(npool)
+        sampler_options, size = {**sampler_options, "pool": pool}, int(npool)
     else:
         counted = CountedLikelihood(loglikelihood)
         if user_pool is not None:
             sampler_options = {**sampler_options, "pool": CountingPool(user_pool, counted, size)}
-            if sampler == "dynesty":
-                sampler_options["queue_size"] = size
+    if sampler == "dynesty" and sampler_options.get("pool") is not None:
+        sampler_options["queue_size"] = size  # dynesty's batch of points in flight
     try:
         if sampler == "dynesty":
             from .samplers.dynesty import run_dynesty as adapter

@@ -83,3 +83,29 @@ def test_real_polychord_is_silent_and_cleans_up_its_temporary_directory(tmp_path
     assert "PolyChord" not in out + err  # its banner, at PolyChord's feedback=0
     assert os.listdir(tmp_path) == []
     assert list(res.samples.columns.get_level_values(0)[:2]) == ["a", "b"] and np.isfinite(res.logZ)
+
+
+def test_real_polychord_keeps_its_callbacks_alive_after_a_run_that_raised(tmp_path):
+    # pypolychord 1.22 releases its callbacks when one raises but keeps pointing at them; the next run
+    # then released them again, a use after free that crashed the process at random.
+    pytest.importorskip("pypolychord")
+    import gc
+    import weakref
+
+    def fails(theta):
+        raise RuntimeError("a likelihood that fails")
+
+    with pytest.raises(RuntimeError, match="a likelihood that fails") as info:
+        fp.run(fails, PRIOR, sampler="polychord", nlive=20, seed=5, base_dir=str(tmp_path))
+    tb, callbacks = info.tb, []
+    while tb is not None:
+        if tb.tb_frame.f_code.co_name == "run" and "wrap_prior" in tb.tb_frame.f_locals:
+            callbacks = [weakref.ref(tb.tb_frame.f_locals[n]) for n in ("wrap_loglikelihood", "wrap_prior")]
+        tb = tb.tb_next
+    assert len(callbacks) == 2
+    del info, tb
+    gc.collect()
+    assert all(ref() is not None for ref in callbacks)  # still owned by PolyChord's pointers
+    for seed in (6, 7):  # and later runs release them without a crash
+        res = fp.run(loglike, PRIOR, sampler="polychord", nlive=50, seed=seed, base_dir=str(tmp_path / str(seed)))
+        assert np.isfinite(res.logZ)

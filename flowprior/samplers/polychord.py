@@ -17,6 +17,7 @@ ranks.  An exception on any rank prints its traceback and aborts the whole
 job (``MPI_Abort``): the other ranks would otherwise wait for it forever.
 """
 
+import ctypes
 import shutil
 import sys
 import tempfile
@@ -55,6 +56,27 @@ def _import_pypolychord():
             "Fortran compiler), or use sampler='dynesty'"
         ) from None
     return pypolychord
+
+
+def _restore_callback_references(exc):
+    """Give back the references pypolychord 1.22 drops when a callback raises.
+
+    Its C++ ``run`` releases the likelihood and prior callbacks on that path but keeps pointing at them,
+    and the next ``pypolychord.run`` releases them again: a use after free that crashed a later run at
+    random (a segfault in CI).  Taking one reference for each, from pypolychord's own ``run`` frame in
+    the traceback, restores what the pointers own; the next run then releases them as it should.
+    """
+    tb = exc.__traceback__
+    while tb is not None:
+        frame = tb.tb_frame
+        # Only an exception from inside a callback (a frame below pypolychord's run) took that path.
+        if (tb.tb_next is not None and frame.f_code.co_name == "run"
+                and "pypolychord" in frame.f_code.co_filename.replace("\\", "/").split("/")
+                and {"wrap_loglikelihood", "wrap_prior"} <= set(frame.f_locals)):
+            for name in ("wrap_loglikelihood", "wrap_prior"):
+                ctypes.pythonapi.Py_IncRef(ctypes.py_object(frame.f_locals[name]))
+            return
+        tb = tb.tb_next
 
 
 def run_polychord(loglikelihood, prior, *, nlive, seed, options):
@@ -100,8 +122,12 @@ def run_polychord(loglikelihood, prior, *, nlive, seed, options):
         return prior.prior_transform(cube)
 
     def go():
-        return pypolychord.run(like, prior.ndims, nlive=nlive, prior=transform,
-                               paramnames=[(p, p) for p in prior.params], **options)
+        try:
+            return pypolychord.run(like, prior.ndims, nlive=nlive, prior=transform,
+                                   paramnames=[(p, p) for p in prior.params], **options)
+        except BaseException as exc:
+            _restore_callback_references(exc)
+            raise
 
     if comm is None:
         try:

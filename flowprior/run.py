@@ -47,7 +47,8 @@ def run(loglikelihood, prior, *, sampler="dynesty", nlive=500, seed=None, npool=
         ``mpi4py.futures.MPIPoolExecutor``: the user's to close; calls in its
         workers are counted exactly, task by task; ``queue_size`` defaults to
         its size), ``dynamic=True`` for dynamic nested sampling,
-        ``bound``, ``sample``, ``dlogz``, ``precision_criterion`` (static runs:
+        ``bound`` (also ``"sheared"``, ellipsoids in a frame that straightens curved
+        contours: :mod:`flowprior.samplers.sheared`), ``sample``, ``dlogz``, ``precision_criterion`` (static runs:
         PolyChord's stopping rule, see :mod:`flowprior.samplers.dynesty`), ...;
         PolyChord: ``num_repeats``, ``base_dir``, ``precision_criterion``, ...;
         nautilus: ``n_eff``, ``discard_exploration`` (True here, for an

@@ -64,7 +64,7 @@ __all__ = ["TwoStageResult", "two_stage", "STAGE1_DYNESTY_DEFAULTS", "STAGE1_POL
 logger = logging.getLogger(__name__)
 
 #: Stage-1 options for dynesty (measurements in ``docs/two_stage.rst``).
-STAGE1_DYNESTY_DEFAULTS = {"bound": "multi", "sample": "unif", "bootstrap": 0, "enlarge": 1.25,
+STAGE1_DYNESTY_DEFAULTS = {"bound": "sheared", "sample": "unif", "bootstrap": 0, "enlarge": 1.25,
                            "first_update": {"min_eff": 20.0}, "dlogz": 1.5, "min_efficiency": 0.07}
 #: From this many dimensions, a stage 1 sampled uniformly in its ellipsoids at nlive_low has too
 #: tight bounds for its own evidence to mean anything (its samples still serve).

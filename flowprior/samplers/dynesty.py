@@ -24,6 +24,10 @@ that case from a curved posterior's, which collapses as well.
 
 The final live points are added in every case, so the evidence is the usual
 estimate including them.
+
+``bound="sheared"`` is flowprior's own bound: dynesty's multi-ellipsoids in a
+volume-preserving quadratic shear of the live points, for curved contours
+(:mod:`flowprior.samplers.sheared`).
 """
 
 import numpy as np
@@ -68,6 +72,10 @@ def run_dynesty(loglikelihood, prior, *, nlive, seed, options):
         raise TypeError(f"dynesty ({kind}) does not accept option(s) {unknown}; "
                         f"accepted: {', '.join(sorted(_INIT + run_keys + ('dynamic', 'pool', 'queue_size')))}")
     check_values("dynesty", {**init_kwargs, **run_kwargs}, RULES)
+    if isinstance(init_kwargs.get("bound"), str) and init_kwargs["bound"] == "sheared":
+        from .sheared import ShearedEllipsoids
+
+        init_kwargs["bound"] = ShearedEllipsoids(prior.ndims)
     precision = run_kwargs.pop("precision_criterion", None)
     if precision is not None and not (np.isfinite(precision) and precision > 0.0):
         raise ValueError(f"expected precision_criterion > 0; got {precision}")

@@ -17,9 +17,11 @@ No training data is stored.  Loading builds only registered flowprior
 classes from plain numbers and strings, so it never executes code from the
 file.  Files are written to a temporary name in the target directory and
 renamed into place, so a crash never leaves a half-written file under the
-final name; an error or Ctrl-C removes the temporary file, while a process
-killed outright (SIGKILL) leaves its hidden ``.flowprior-*.tmp`` behind.
-New files get the permissions the umask gives.
+final name; an error or Ctrl-C removes the temporary file.  A process killed
+outright (SIGKILL) cannot, so the temporary's name
+(``.flowprior-PID@HOST-TOKEN.tmp``) says who wrote it, and the next save into
+that directory removes the temporaries of processes of this host that no
+longer exist.  New files get the permissions the umask gives.
 
 Reading is bounded: the header may inflate to at most :data:`MAX_HEADER_BYTES`
 and the arrays to at most :data:`MAX_ARRAY_BYTES` in all, checked against the
@@ -31,8 +33,11 @@ and a few fixed points to finite parameters.
 
 import io as _io
 import json
+import logging
 import os
+import re
 import secrets
+import socket
 import zipfile
 import zlib
 
@@ -53,6 +58,9 @@ _MAGIC = "flowprior"
 _JSON = "flowprior.json"
 _NPZ = "arrays.npz"
 _ALLOWED_DTYPES = ("f", "i", "u", "b")
+_TEMPORARY = re.compile(r"^\.flowprior-(?P<pid>[0-9]+)@(?P<host>.*)-[0-9a-f]{16}\.tmp$")
+
+logger = logging.getLogger(__name__)
 
 
 def save(obj, path):
@@ -71,6 +79,7 @@ def save(obj, path):
     np.savez(buffer, **{name: np.asarray(a) for name, a in arrays.items()})
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
+    _remove_orphaned_temporaries(directory)
     fd, tmp = _create_temporary(directory)
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -86,11 +95,43 @@ def save(obj, path):
         raise
 
 
+def _host():
+    return re.sub(r"[^A-Za-z0-9._-]", "_", socket.gethostname()) or "localhost"
+
+
+def _pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return True  # another user's process, or not a pid this system can ask about: keep its file
+    return True
+
+
+def _remove_orphaned_temporaries(directory):
+    """Remove the temporaries that processes of this host killed during a save left in ``directory``."""
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return  # the save itself reports an unusable directory
+    host = _host()
+    for name in names:
+        match = _TEMPORARY.match(name)
+        if match is None or match["host"] != host or _pid_alive(int(match["pid"])):
+            continue
+        try:
+            os.unlink(os.path.join(directory, name))
+            logger.info("removed %s, left by process %s, which no longer exists", name, match["pid"])
+        except OSError:
+            pass  # removed by another process meanwhile, or not ours to remove
+
+
 def _create_temporary(directory):
     """A new file beside the target, created with mode 0666 so that the umask decides its permissions
     as for any other file the user writes (``mkstemp`` makes it 0600 whatever the umask)."""
     for _ in range(100):
-        path = os.path.join(directory, f".flowprior-{secrets.token_hex(8)}.tmp")
+        path = os.path.join(directory, f".flowprior-{os.getpid()}@{_host()}-{secrets.token_hex(8)}.tmp")
         try:
             return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), path
         except FileExistsError:

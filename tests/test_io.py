@@ -3,12 +3,15 @@
 import io
 import json
 import os
+import subprocess
+import sys
 import zipfile
 
 import numpy as np
 import pytest
 
 import flowprior as fp
+import flowprior.io
 from flowprior.errors import FlowFileError, FlowFormatVersionError
 
 
@@ -108,6 +111,41 @@ def test_failed_write_keeps_the_old_file(flow2, tmp_path, monkeypatch):
         flow2.save(path)
     assert path.read_bytes() == b"old"
     assert sorted(os.listdir(tmp_path)) == ["flow.fpz"]
+
+
+def test_a_save_killed_outright_leaves_a_temporary_that_the_next_save_removes(tmp_path):
+    # The child stops inside its save (fsync sleeps) and is killed with SIGKILL, which no handler sees.
+    script = (
+        "import os, sys, time, flowprior as fp\n"
+        "os.fsync = lambda fd: (print('writing', flush=True), time.sleep(60))\n"
+        "fp.save(fp.UniformPrior([0], [1]), sys.argv[1])\n"
+    )
+    child = subprocess.Popen([sys.executable, "-c", script, str(tmp_path / "p.fpz")], stdout=subprocess.PIPE,
+                             text=True)
+    try:
+        assert child.stdout.readline().strip() == "writing"
+    finally:
+        child.kill()
+        child.wait(timeout=30)
+    left = os.listdir(tmp_path)
+    assert len(left) == 1 and left[0].startswith(f".flowprior-{child.pid}@") and left[0].endswith(".tmp")
+    fp.save(fp.UniformPrior([0], [1]), tmp_path / "q.fpz")
+    assert os.listdir(tmp_path) == ["q.fpz"]
+
+
+def test_only_temporaries_of_dead_processes_of_this_host_are_removed(tmp_path):
+    host = flowprior.io._host()
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                          check=True)
+    keep = [f".flowprior-{os.getpid()}@{host}-{'a' * 16}.tmp",  # a live process: its save is under way
+            f".flowprior-{dead.stdout.strip()}@another-host-{'b' * 16}.tmp",  # its pids are not ours to ask
+            ".flowprior-0123456789abcdef.tmp",  # the old name, which says nobody
+            "notes.tmp"]
+    gone = f".flowprior-{dead.stdout.strip()}@{host}-{'c' * 16}.tmp"
+    for name in keep + [gone]:
+        (tmp_path / name).write_bytes(b"partial")
+    fp.save(fp.UniformPrior([0], [1]), tmp_path / "p.fpz")
+    assert sorted(os.listdir(tmp_path)) == sorted(keep + ["p.fpz"])
 
 
 def test_truncated_file_raises(saved):

@@ -27,15 +27,17 @@ def _from_bytes(data):
 
 
 def encode_job(x, weights, options, seed):
-    return _to_bytes({"x": x, "weights": weights, "options": np.array(json.dumps(options)),
+    """``options`` a :class:`flowprior._options.TrainingOptions`; a child shows no progress bar."""
+    plain = options.replace(progress=False).as_dict()
+    return _to_bytes({"x": x, "weights": weights, "options": np.array(json.dumps(plain)),
                       "seed": np.array(seed)})
 
 
 def decode_job(data):
+    from flowprior._options import training_options
+
     a = _from_bytes(data)
-    options = json.loads(str(a["options"]))
-    options["hidden_layers"] = tuple(options.get("hidden_layers", (50, 50)))
-    return a["x"], a["weights"], options, int(a["seed"])
+    return a["x"], a["weights"], training_options(json.loads(str(a["options"]))), int(a["seed"])
 
 
 def encode_result(weights, history):
@@ -64,7 +66,7 @@ def main():
     x, weights, options, seed = decode_job(sys.stdin.buffer.read())
     from flowprior.training import train_maf
 
-    out.write(encode_result(*train_maf(x, weights, seed=seed, **options)))
+    out.write(encode_result(*train_maf(x, weights, options=options, seed=seed)))
     out.close()
 
 

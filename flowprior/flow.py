@@ -25,7 +25,7 @@ import numpy as np
 
 from . import _registry, made
 from ._normal import ndtri_clipped
-from ._options import BACKENDS, check_training_options
+from ._options import BACKENDS, check_backend, training_options
 from .priors import Prior, UniformPrior, _check_params
 
 __all__ = ["MAF", "BACKENDS"]
@@ -35,8 +35,7 @@ logger = logging.getLogger(__name__)
 
 
 def _kernel(packed, backend):
-    if backend not in BACKENDS:
-        raise ValueError(f"expected backend in {BACKENDS}; got {backend!r}")
+    check_backend(backend)
     if backend in ("auto", "numba"):
         try:
             from ._numba import NumbaKernel
@@ -131,10 +130,7 @@ class MAF(Prior):
                        for m, b in zip(ms, bs)))
 
     @classmethod
-    def fit(cls, samples, weights=None, *, prior=None, params=None, seed=None,
-            hidden_layers=(50, 50), number_networks=5, activation="tanh",
-            permutations="random", epochs=500, learning_rate=3e-3, batch_size=1024,
-            validation_fraction=0.2, patience=20, progress=False, backend="auto"):
+    def fit(cls, samples, weights=None, *, prior=None, params=None, seed=None, backend="auto", **options):
         """Train a flow on weighted samples and return it.
 
         Parameters
@@ -151,11 +147,14 @@ class MAF(Prior):
             Parameter names (columns to select, for frames).
         seed : int, optional
             Makes training deterministic.
-        hidden_layers, number_networks, activation, permutations, epochs,
-        learning_rate, batch_size, validation_fraction, patience, progress
-            See :func:`flowprior.training.train_maf`.
         backend : {"auto", "numba", "numpy"}
             Evaluation kernel of the returned flow.
+        **options
+            Training options: ``hidden_layers``, ``number_networks``, ``activation``,
+            ``permutations``, ``epochs``, ``learning_rate``, ``batch_size``,
+            ``validation_fraction``, ``patience``, ``progress``
+            (:class:`flowprior.TrainingOptions`, which holds their defaults); an unknown name or
+            a bad value raises before any work.
 
         Returns
         -------
@@ -165,20 +164,12 @@ class MAF(Prior):
         from .data import prepare
         from .training import train_maf
 
-        check_training_options(hidden_layers=hidden_layers, number_networks=number_networks, activation=activation,
-                               permutations=permutations, epochs=epochs, learning_rate=learning_rate,
-                               batch_size=batch_size, validation_fraction=validation_fraction, patience=patience,
-                               backend=backend)
+        opts = training_options(options)
+        check_backend(backend)
         data = prepare(samples, weights, prior=prior, params=params)
         x = ndtri_clipped(data.prior._inverse_prior_transform(data.theta))
-        weights_, history = train_maf(
-            x, data.weights, hidden_layers=tuple(hidden_layers), number_networks=number_networks,
-            activation=activation, permutations=permutations, epochs=epochs,
-            learning_rate=learning_rate, batch_size=batch_size,
-            validation_fraction=validation_fraction, patience=patience, seed=seed,
-            progress=progress,
-        )
-        return cls(**weights_, activation=activation, prior=data.prior, params=data.params,
+        weights_, history = train_maf(x, data.weights, options=opts, seed=seed)
+        return cls(**weights_, activation=opts.activation, prior=data.prior, params=data.params,
                    history=history, backend=backend)
 
     # --- evaluation (NumPy/numba, no TensorFlow) -------------------------------

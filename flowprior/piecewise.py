@@ -69,7 +69,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from . import _registry
-from ._options import check_training_options
+from ._options import check_backend, training_options
 from .data import effective_sample_size, prepare
 from .errors import TrainingDataError
 from .flow import MAF
@@ -176,7 +176,7 @@ def cluster(theta, weights=None, *, n_clusters=None, max_clusters=8, min_silhoue
 def _train_cluster(x, weights, options, seed):
     from .training import train_maf
 
-    return train_maf(x, weights, seed=seed, **options)
+    return train_maf(x, weights, options=options, seed=seed)
 
 
 def _train_cluster_in_child(job):
@@ -209,7 +209,7 @@ def _train_mixture(cls, x, data, resp, options, seed, n_jobs, backend):
         # multiprocessing's spawn (which re-imports the user's script).
         with ThreadPoolExecutor(max_workers=min(n_jobs, k)) as pool:
             trained = list(pool.map(_train_cluster_in_child, jobs))
-    flows = [MAF(**w, activation=options["activation"], prior=data.prior, params=data.params,
+    flows = [MAF(**w, activation=options.activation, prior=data.prior, params=data.params,
                  history=h, backend=backend) for w, h in trained]
     share = (data.weights[:, None] * resp).sum(axis=0)
     return cls(flows, share), trained
@@ -270,9 +270,7 @@ class PiecewiseMAF(Mixture):
     @classmethod
     def fit(cls, samples, weights=None, *, prior=None, params=None, n_clusters=None, labels=None,
             max_clusters=8, min_silhouette=0.42, min_cluster_size=200, seed=None, n_jobs=None,
-            hidden_layers=(50, 50), number_networks=5, activation="tanh", epochs=500,
-            learning_rate=3e-3, batch_size=1024, validation_fraction=0.2, patience=20,
-            refine=None, backend="auto"):
+            refine=None, backend="auto", **options):
         """Cluster the samples, train a flow per cluster, return the mixture.
 
         Parameters
@@ -293,15 +291,17 @@ class PiecewiseMAF(Mixture):
             one (sequential); see the module docs.  Each parallel job runs in
             a fresh Python process (no ``if __name__ == "__main__":`` guard
             needed).
-        hidden_layers, number_networks, activation, epochs, learning_rate,
-        batch_size, validation_fraction, patience, backend
-            Of each cluster's flow, as for :meth:`flowprior.MAF.fit`.
         refine : int, optional
             At most this many expectation-maximisation steps after the hard
             clustering (module docs); 0 keeps the clusters hard.  Each step
             retrains every flow, unless the clusters share (almost) no
             samples.  Default 2 for k-means clusters and 0 for your
             ``labels``, which are kept as given.
+        backend : {"auto", "numba", "numpy"}
+            Evaluation kernel of the cluster flows.
+        **options
+            Training options of each cluster's flow, as for :meth:`flowprior.MAF.fit`
+            (:class:`flowprior.TrainingOptions`); unknown names raise before any work.
 
         Returns
         -------
@@ -314,9 +314,8 @@ class PiecewiseMAF(Mixture):
         """
         if n_clusters is not None and labels is not None:
             raise ValueError("expected n_clusters or labels; got both")
-        check_training_options(hidden_layers=hidden_layers, number_networks=number_networks, activation=activation,
-                               epochs=epochs, learning_rate=learning_rate, batch_size=batch_size,
-                               validation_fraction=validation_fraction, patience=patience, backend=backend)
+        options = training_options(options)
+        check_backend(backend)
         data = prepare(samples, weights, prior=prior, params=params)
         seeds = np.random.SeedSequence(seed).generate_state(2)
         scores = {}
@@ -356,9 +355,6 @@ class PiecewiseMAF(Mixture):
         if n_jobs < 1:
             raise ValueError(f"expected n_jobs >= 1; got {n_jobs}")
         x = ndtri_clipped(data.prior._inverse_prior_transform(data.theta))
-        options = dict(hidden_layers=tuple(hidden_layers), number_networks=number_networks,
-                       activation=activation, epochs=epochs, learning_rate=learning_rate,
-                       batch_size=batch_size, validation_fraction=validation_fraction, patience=patience)
         step_seeds = np.random.SeedSequence(int(seeds[1])).generate_state(int(refine) + 1)
         resp = np.eye(k)[labels]
         start = time.perf_counter()

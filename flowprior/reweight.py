@@ -19,11 +19,11 @@ It fails where :math:`P_B` has mass outside :math:`P_A`'s bulk: there only the d
 diagnostics of :func:`flowprior.importance` (Pareto :math:`\hat k`, the prior-branch share) warn.
 """
 
-import inspect
 import logging
 
 import numpy as np
 
+from ._options import split_fit_options
 from .data import _from_frame, _is_frame
 from .flow import MAF
 from .importance import DEFAULT_N_EFF, importance
@@ -107,7 +107,4 @@ def _posterior_of_A(samples, weights, prior, params):
 
 
 def _check_fit_options(options):
-    accepted = set(inspect.signature(MAF.fit).parameters) - {"cls", "samples", "weights", "prior", "params"}
-    unknown = sorted(set(options) - accepted)
-    if unknown:
-        raise TypeError(f"expected flow_options among {sorted(accepted)}; got {unknown}")
+    split_fit_options(options, extra=("seed", "backend"), name="flow_options")

@@ -20,6 +20,7 @@ import time
 import numpy as np
 
 from . import _tfp
+from ._options import training_options
 from .made import fold_standardisation
 
 __all__ = ["train_maf", "split_indices"]
@@ -49,24 +50,7 @@ def _split(n, fraction, rng):
     return order[n_val:], order[:n_val]
 
 
-def train_maf(
-    x,
-    weights,
-    *,
-    hidden_layers=(50, 50),
-    number_networks=5,
-    activation="tanh",
-    permutations="random",
-    epochs=500,
-    learning_rate=3e-3,
-    batch_size=1024,
-    validation_fraction=0.2,
-    patience=20,
-    seed=None,
-    progress=False,
-    jit_compile=True,
-    standardise=True,
-):
+def train_maf(x, weights, *, options=None, seed=None, jit_compile=True, standardise=True):
     """Fit a MAF density to weighted points ``x`` on the real line.
 
     Parameters
@@ -74,27 +58,11 @@ def train_maf(
     x : ndarray, shape ``(n, ndims)``
     weights : ndarray, shape ``(n,)``
         Positive weights.
-    hidden_layers : sequence of int
-        Hidden units of each MADE.
-    number_networks : int
-        Number of MADEs in the chain.
-    activation : str
-        Hidden activation (TFP's default is linear, which is rarely wanted).
-    permutations : {"random", "reverse"}
-        Order changes between MADEs; random ones are drawn from ``seed``.
-    epochs, learning_rate, batch_size : int, float, int
-        Adam settings; ``batch_size=None`` trains on the full set each step.
-        The defaults (1024, 3e-3) were chosen with ``benchmarks/bench_maf.py``:
-        against batches of 256 at 1e-3 they reach the same held-out loss in
-        15% less time.
-    validation_fraction : float in [0, 1)
-        Held-out share for early stopping; 0 disables early stopping.
-    patience : int
-        Epochs without improvement of the validation loss before stopping.
+    options : TrainingOptions or dict, optional
+        Architecture and optimiser settings (:class:`flowprior._options.TrainingOptions`);
+        its defaults if None.
     seed : int or None
         Seeds the architecture, initial weights, split and batch order.
-    progress : bool
-        Show a tqdm progress bar.
     jit_compile : bool
         Compile each epoch with XLA: a few seconds more to start, about 40%
         less time per epoch for the default architecture.
@@ -117,117 +85,71 @@ def train_maf(
         ``loss`` and ``val_loss`` per epoch, ``best_epoch``, ``epochs_run``,
         ``wall_time`` (s) and ``seed``.
     """
-    n, ndims = x.shape
-    mean, std = np.zeros(ndims), np.ones(ndims)
-    if standardise:
-        mean = np.average(x, axis=0, weights=weights)
-        std = np.sqrt(np.average((x - mean) ** 2, axis=0, weights=weights))
-        std = np.where(std > 0, std, 1.0)
-        x = (x - mean) / std
-    # NLL of x = NLL of the standardised x' + sum(log s): report the former.
-    log_jac = float(np.sum(np.log(std)))
-    if permutations not in ("random", "reverse"):
-        raise ValueError(f"expected permutations 'random' or 'reverse'; got {permutations!r}")
-    if not 0 <= validation_fraction < 1:
-        raise ValueError(f"expected 0 <= validation_fraction < 1; got {validation_fraction}")
-    if int(epochs) < 1:
-        raise ValueError(f"expected at least one epoch; got {epochs}")
-    if batch_size is not None and int(batch_size) < 1:
-        raise ValueError(f"expected a positive batch_size or None; got {batch_size}")
+    options = training_options(options)
+    x = np.asarray(x, dtype=np.float64)
+    weights = np.asarray(weights, dtype=np.float64)
+    mean, std = _standardisation(x, weights, standardise)
     seed_seq, (arch_rng, split_rng, batch_rng) = _seeds(seed)
-    if permutations == "random":
-        perms = [arch_rng.permutation(ndims) for _ in range(number_networks - 1)]
+    perms = _permutations(x.shape[1], options, arch_rng)
+    train_idx, val_idx = _split(len(x), options.validation_fraction, split_rng)
+    model = _tfp.TrainableMAF(x.shape[1], options, perms, seed=int(arch_rng.integers(2**31 - 1)))
+    history = _fit(model, (x - mean) / std, weights, train_idx, val_idx, options, batch_rng, jit_compile,
+                   log_jac=float(np.sum(np.log(std))))
+    history["seed"] = seed_seq.entropy
+    kernels, biases, masks = model.weights()
+    if standardise:
+        kernels, biases = fold_standardisation(kernels, biases, mean, std)
+    return {"kernels": kernels, "biases": biases, "masks": masks, "perms": perms}, history
+
+
+def _standardisation(x, weights, standardise):
+    """Weighted mean and standard deviation per dimension (0 and 1 if not standardising)."""
+    ndims = x.shape[1]
+    if not standardise:
+        return np.zeros(ndims), np.ones(ndims)
+    mean = np.average(x, axis=0, weights=weights)
+    std = np.sqrt(np.average((x - mean) ** 2, axis=0, weights=weights))
+    return mean, np.where(std > 0, std, 1.0)
+
+
+def _permutations(ndims, options, rng):
+    """The order changes between MADEs, shape ``(number_networks - 1, ndims)``."""
+    k = options.number_networks - 1
+    if options.permutations == "random":
+        perms = [rng.permutation(ndims) for _ in range(k)]
     else:
-        perms = [np.arange(ndims)[::-1] for _ in range(number_networks - 1)]
-    perms = np.asarray(perms, dtype=np.int64).reshape(number_networks - 1, ndims)
-    train_idx, val_idx = _split(n, validation_fraction, split_rng)
+        perms = [np.arange(ndims)[::-1] for _ in range(k)]
+    return np.asarray(perms, dtype=np.int64).reshape(k, ndims)
 
-    tf, _, tf_keras = _tfp.import_tf()
-    _, mades = _tfp.build_distribution(
-        ndims=ndims, hidden_layers=hidden_layers, number_networks=number_networks,
-        activation=activation, perms=perms, seed=int(arch_rng.integers(2**31 - 1)),
-    )
-    variables = [v for made in mades for v in made.trainable_variables]
-    optimizer = tf_keras.optimizers.Adam(learning_rate=learning_rate)
 
-    x_train = tf.constant(x[train_idx], tf.float64)
-    w_train = tf.constant(weights[train_idx], tf.float64)
-    x_val = tf.constant(x[val_idx], tf.float64)
-    w_val = tf.constant(weights[val_idx], tf.float64)
-    spec = [tf.TensorSpec([None, ndims], tf.float64), tf.TensorSpec([None], tf.float64)]
+def _fit(model, x, weights, train_idx, val_idx, options, batch_rng, jit_compile, log_jac):
+    """Adam epochs with early stopping on the held-out loss; restores the best epoch's weights, by value.
 
-    inv_perms = [tf.constant(np.argsort(p), tf.int32) for p in perms]
-    log_norm = tf.constant(ndims * 0.5 * np.log(2 * np.pi), tf.float64)
-
-    def log_prob(xb):
-        # The density of ``dist``, written as one pass per MADE: TFP's
-        # TransformedDistribution.log_prob builds a graph several times
-        # larger (bijector caching, shape checks) that is slower to compile
-        # and to run.  test_agrees_with_tfp_evaluation checks they agree.
-        y = xb
-        logdet = tf.zeros(tf.shape(xb)[:1], tf.float64)
-        for k in reversed(range(number_networks)):
-            if k < len(perms):
-                y = tf.gather(y, inv_perms[k], axis=-1)
-            params = mades[k](y)
-            y = (y - params[..., 0]) * tf.exp(-params[..., 1])
-            logdet -= tf.reduce_sum(params[..., 1], axis=-1)
-        return -0.5 * tf.reduce_sum(y * y, axis=-1) - log_norm + logdet
-
-    def weighted_nll(xb, wb):
-        return -tf.reduce_sum(wb * log_prob(xb)) / tf.reduce_sum(wb)
-
-    nll = tf.function(weighted_nll, input_signature=spec)
-
+    Losses are reported for the unstandardised points (``log_jac`` added back).
+    """
     n_train = len(train_idx)
-    bs = n_train if batch_size is None else min(int(batch_size), n_train)
-    n_batches = -(-n_train // bs)
-    w_train_sum = tf.reduce_sum(w_train)
-    optimizer.build(variables)
-
-    # One graph per epoch: a Python loop over batches costs more than the
-    # batches themselves for networks of this size.
-    # Batches have a fixed shape (XLA needs static shapes): the last one is
-    # padded with zero-weight copies of sample 0.
-    pad = n_batches * bs - n_train
-    keep = tf.constant(np.r_[np.ones(n_train), np.zeros(pad)].reshape(n_batches, bs), tf.float64)
-
-    @tf.function(input_signature=[tf.TensorSpec([n_batches, bs], tf.int32)], jit_compile=jit_compile)
-    def run_epoch(order):
-        total = tf.constant(0.0, tf.float64)
-        for b in tf.range(n_batches):
-            idx = order[b]
-            xb, wb = tf.gather(x_train, idx), tf.gather(w_train, idx) * keep[b]
-            with tf.GradientTape() as tape:
-                loss = weighted_nll(xb, wb)
-            optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
-            total += loss * tf.reduce_sum(wb)
-        return total / w_train_sum
-
-    history = {"loss": [], "val_loss": [], "best_epoch": None, "epochs_run": 0, "seed": seed_seq.entropy}
+    bs = n_train if options.batch_size is None else min(int(options.batch_size), n_train)
+    run_epoch = model.epoch_function(x[train_idx], weights[train_idx], bs, options.learning_rate, jit_compile)
+    val_loss = model.loss_function(x[val_idx], weights[val_idx]) if len(val_idx) else None
+    history = {"loss": [], "val_loss": [], "best_epoch": None, "epochs_run": 0}
     best = (np.inf, None)
     start = time.perf_counter()
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=int(epochs), desc="training flow", unit="epoch")
+    bar = _progress_bar(options)
     try:
-        for epoch in range(int(epochs)):
+        for epoch in range(options.epochs):
             order = batch_rng.permutation(n_train) if bs < n_train else np.arange(n_train)
-            order = np.r_[order, np.zeros(pad, dtype=order.dtype)].reshape(n_batches, bs)
-            history["loss"].append(float(run_epoch(tf.constant(order, tf.int32))) + log_jac)
+            history["loss"].append(run_epoch(order) + log_jac)
             history["epochs_run"] = epoch + 1
-            if len(val_idx):
-                val = float(nll(x_val, w_val)) + log_jac
+            if val_loss is not None:
+                val = val_loss() + log_jac
                 history["val_loss"].append(val)
                 if not np.isfinite(val):
                     logger.warning("validation loss is %s at epoch %d; stopping", val, epoch)
                     break
                 if val < best[0]:
-                    best = (val, [v.numpy().copy() for v in variables])
+                    best = (val, model.get_values())
                     history["best_epoch"] = epoch
-                elif epoch - history["best_epoch"] >= patience:
+                elif epoch - history["best_epoch"] >= options.patience:
                     logger.info("early stop at epoch %d; best epoch %d", epoch, history["best_epoch"])
                     break
             if bar is not None:
@@ -237,18 +159,20 @@ def train_maf(
     finally:
         if bar is not None:
             bar.close()
-    if len(val_idx) and best[1] is None:
-        raise FloatingPointError(
-            f"expected a finite validation loss; got {history['val_loss'][-1]} at the first epoch "
-            "(try a smaller learning_rate)"
-        )
+    if val_loss is not None and best[1] is None:
+        raise FloatingPointError(f"expected a finite validation loss; got {history['val_loss'][-1]} at the first "
+                                 "epoch (try a smaller learning_rate)")
     if best[1] is not None:
-        for var, value in zip(variables, best[1]):
-            var.assign(value)
-    elif len(val_idx) == 0:
+        model.set_values(best[1])
+    else:
         history["best_epoch"] = history["epochs_run"] - 1
     history["wall_time"] = time.perf_counter() - start
-    kernels, biases, masks = _tfp.network_weights(mades)
-    if standardise:
-        kernels, biases = fold_standardisation(kernels, biases, mean, std)
-    return {"kernels": kernels, "biases": biases, "masks": masks, "perms": perms}, history
+    return history
+
+
+def _progress_bar(options):
+    if not options.progress:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=int(options.epochs), desc="training flow", unit="epoch")

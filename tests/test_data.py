@@ -168,35 +168,6 @@ def test_too_few_effective_samples_for_a_box_raise():
         estimate_box(np.random.default_rng(6).random((10, 2)), np.r_[1.0, np.full(9, 1e-6)])
 
 
-def test_training_option_errors():
-    from flowprior.training import train_maf
-
-    x = np.random.default_rng(7).normal(size=(50, 2))
-    with pytest.raises(ValueError, match="expected permutations 'random' or 'reverse'"):
-        train_maf(x, np.ones(50), permutations="shuffle")
-
-
-def test_validation_fraction_error():
-    from flowprior.training import train_maf
-
-    with pytest.raises(ValueError, match="expected 0 <= validation_fraction < 1; got 1.5"):
-        train_maf(np.zeros((50, 2)), np.ones(50), validation_fraction=1.5)
-
-
-def test_epochs_error():
-    from flowprior.training import train_maf
-
-    with pytest.raises(ValueError, match="expected at least one epoch; got 0"):
-        train_maf(np.zeros((50, 2)), np.ones(50), epochs=0)
-
-
-def test_batch_size_error():
-    from flowprior.training import train_maf
-
-    with pytest.raises(ValueError, match="expected a positive batch_size or None; got 0"):
-        train_maf(np.zeros((50, 2)), np.ones(50), batch_size=0)
-
-
 def test_split_too_small_raises():
     from flowprior.training import split_indices
 

@@ -16,6 +16,8 @@ from .errors import (
     TrainingDataError,
     WorkerDiedError,
 )
+from ._options import TrainingOptions
+from .block import BlockFlow
 from .flow import MAF
 from .importance import ImportanceResult, importance
 from .io import load, save
@@ -40,7 +42,9 @@ __all__ = [
     "LogUniformPrior",
     "GaussianPrior",
     "MAF",
+    "TrainingOptions",
     "PiecewiseMAF",
+    "BlockFlow",
     "KDE",
     "load",
     "save",

@@ -19,6 +19,8 @@ and the posterior is :math:`f` itself, which can be sampled directly.
 * :class:`MixtureProblem`: Gaussians with given means, covariances and
   weights; :class:`BimodalProblem` is two of them with unequal weights,
   centred at :math:`\mp 1` in every coordinate.
+* :class:`BlockProblem`: independent groups of parameters, a curved core and nuisance
+  pairs, triples and singles (some unconstrained).
 * :class:`MoreDataPair`: a fast likelihood A and a slow B that adds data to it, for
   reweighting; both evidences and B's posterior are analytic.
 * :class:`LinearGaussianPair`: two experiments sharing core parameters, each
@@ -31,7 +33,8 @@ from scipy.stats import multivariate_normal
 
 from .priors import UniformPrior
 
-__all__ = ["GaussianProblem", "BananaProblem", "MixtureProblem", "BimodalProblem", "LinearGaussianPair", "MoreDataPair", "named", "NAMES"]
+__all__ = ["GaussianProblem", "BananaProblem", "MixtureProblem", "BimodalProblem", "BlockProblem", "LinearGaussianPair",
+           "MoreDataPair", "named", "NAMES"]
 
 
 def _correlation_cov(ndims, seed, sd=0.1):
@@ -174,6 +177,82 @@ NAMES = {
     "trimodal": _trimodal,
     "pair": lambda d: BimodalProblem(d, weights=(0.75, 0.25)),
 }
+
+
+class BlockProblem(_Problem):
+    r"""Independent groups of parameters: a curved core and nuisance parameters, as in a joint analysis.
+
+    The likelihood is a normalised density that is a product over groups, in the box
+    :math:`[-h, h]^d` (so :math:`Z = (2h)^{-d}` and the posterior is the density itself):
+
+    * a ``core`` of 6 parameters, a banana: :math:`x \sim \mathcal{N}(0, \mathrm{diag}(s^2))` with
+      :math:`s` from 0.3 to 0.06, and :math:`	heta_1 = x_1`,
+      :math:`	heta_k = x_k + (x_1^2 - s_1^2)/s_1` (the shape of a unit-curvature banana of widths 1
+      to 0.2, scaled by 0.3);
+    * nuisance pairs and triples, correlated Gaussians (equal correlation ``rho`` within a group);
+    * single nuisance parameters, Gaussian or unconstrained (uniform over the box, as in the prior).
+
+    Parameters
+    ----------
+    pairs, triples : sequence of float
+        The correlation within each nuisance pair and triple.
+    gaussian_singles, flat_singles : int
+        How many single nuisance parameters are Gaussian (widths from 0.2 to 1) and how many are
+        left unconstrained.
+    half_width : float
+
+    Attributes
+    ----------
+    blocks : list of list of int
+        The true groups, by column.
+    """
+
+    def __init__(self, *, pairs=(0.8, 0.5), triples=(0.6, 0.3), gaussian_singles=4, flat_singles=4,
+                 core=6, half_width=10.0):
+        self.core_scales = np.linspace(1.0, 0.2, int(core)) * 0.3
+        sizes = [int(core)] + [2] * len(pairs) + [3] * len(triples) + [1] * (int(gaussian_singles) + int(flat_singles))
+        super().__init__(sum(sizes), half_width)
+        edges = np.cumsum([0] + sizes)
+        self.blocks = [list(range(a, b)) for a, b in zip(edges[:-1], edges[1:])]
+        rng = np.random.default_rng(7)
+        self._gaussians = []  # (columns, mean, cov) of every Gaussian group
+        for group, rho in zip(self.blocks[1:], list(pairs) + list(triples)):
+            k = len(group)
+            sd = rng.uniform(0.1, 0.5, k)
+            corr = np.full((k, k), float(rho)) + (1.0 - float(rho)) * np.eye(k)
+            self._gaussians.append((group, rng.uniform(-1, 1, k), corr * np.outer(sd, sd)))
+        singles = self.blocks[1 + len(pairs) + len(triples):]
+        for group, sd in zip(singles[:int(gaussian_singles)], np.linspace(0.2, 1.0, int(gaussian_singles))):
+            self._gaussians.append((group, rng.uniform(-1, 1, 1), np.array([[sd**2]])))
+        self.flat = [g[0] for g in singles[int(gaussian_singles):]]
+        self._mvns = [(g, multivariate_normal(m, c)) for g, m, c in self._gaussians]
+
+    def log_density(self, theta):
+        """The posterior's log-density (= log-likelihood) of every row of ``theta``, shape ``(n,)``."""
+        t = np.atleast_2d(np.asarray(theta, dtype=np.float64))
+        s = self.core_scales
+        x = t[:, :len(s)].copy()
+        x[:, 1:] -= (x[:, :1] ** 2 - s[0] ** 2) / s[0]
+        out = np.sum(-0.5 * (x / s) ** 2 - np.log(s) - 0.5 * np.log(2 * np.pi), axis=1)
+        for g, mvn in self._mvns:
+            out = out + np.atleast_1d(mvn.logpdf(t[:, g]))
+        return out - len(self.flat) * np.log(2 * self.half_width)
+
+    def loglikelihood(self, theta):
+        return float(self.log_density(theta)[0])
+
+    def posterior_sample(self, n, seed=None):
+        rng = np.random.default_rng(seed)
+        n = int(n)
+        s = self.core_scales
+        out = np.empty((n, self.ndims))
+        x = rng.normal(size=(n, len(s))) * s
+        x[:, 1:] += (x[:, :1] ** 2 - s[0] ** 2) / s[0]
+        out[:, :len(s)] = x
+        for g, m, c in self._gaussians:
+            out[:, g] = rng.multivariate_normal(m, c, size=n)
+        out[:, self.flat] = rng.uniform(-self.half_width, self.half_width, size=(n, len(self.flat)))
+        return out
 
 
 def named(spec):

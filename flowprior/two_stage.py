@@ -45,6 +45,8 @@ import numpy as np
 
 from ._logsumexp import logsumexp
 from .counting import CountedLikelihood
+from ._options import split_fit_options
+from .block import BlockFlow, marginal_prior
 from .data import effective_sample_size
 from .flow import MAF
 from .importance import importance
@@ -94,9 +96,11 @@ CROSSCHECK_NLIVE_FACTOR = 2
 #: Slice-sampling repeats per dimension of PolyChord's stages 1 and 2 (its own default is 5).
 POLYCHORD_REPEATS = (1, 2)
 
-FLOWS = ("piecewise", "maf")
+FLOWS = ("piecewise", "maf", "block")
 #: Keys of ``flow_options`` that choose the clusters rather than train a flow.
 _CLUSTER_KEYS = ("n_clusters", "max_clusters", "min_silhouette", "min_cluster_size")
+#: Keys of ``flow_options`` that only one kind of flow takes.
+_FLOW_KEYS = {"piecewise": ("n_jobs", "refine"), "maf": (), "block": ("blocks", "threshold")}
 
 
 @dataclass(frozen=True)
@@ -138,12 +142,7 @@ def _check_options(sampler, flow, flow_options, low_options, high_options):
         unknown = sorted(set(opts or {}) - known)
         if unknown:
             raise TypeError(f"expected {name} among the {sampler} and run options {sorted(known)}; got {unknown}")
-    fit = PiecewiseMAF.fit if flow == "piecewise" else MAF.fit
-    fit_keys = set(inspect.signature(fit).parameters) - {"cls", "samples", "weights", "prior", "params", "seed",
-                                                          "labels"}
-    unknown = sorted(set(flow_options or {}) - fit_keys - set(_CLUSTER_KEYS))
-    if unknown:
-        raise TypeError(f"expected flow_options among {sorted(fit_keys | set(_CLUSTER_KEYS))}; got {unknown}")
+    split_fit_options(flow_options, extra=("backend",) + _CLUSTER_KEYS + _FLOW_KEYS[flow], name="flow_options")
 
 
 def _merged(samples, prior, modes, beta):
@@ -229,10 +228,12 @@ def two_stage(loglikelihood, prior, *, sampler="dynesty", nlive_low=50, nlive_hi
         recovered (step 2 of the module docs) and warned about.
     beta : float in [0, 1)
         Weight of the original prior in the stage-2 superposition.
-    flow : {"piecewise", "maf"}
+    flow : {"piecewise", "maf", "block"}
         One MAF per cluster with enough effective samples
-        (:class:`~flowprior.PiecewiseMAF` with the clusters given) or a single
-        :class:`~flowprior.MAF` on all samples.
+        (:class:`~flowprior.PiecewiseMAF` with the clusters given), a single
+        :class:`~flowprior.MAF` on all samples, or a :class:`~flowprior.BlockFlow`
+        on all samples (independent groups of parameters trained apart; the prior must be a
+        product over parameters).
     n_flows : int >= 1
         Flows trained with different seeds, sharing the flow weight: each
         falls short in different places where it extrapolates.  ``tw.flow``
@@ -293,6 +294,8 @@ def two_stage(loglikelihood, prior, *, sampler="dynesty", nlive_low=50, nlive_hi
         raise ValueError(f"expected flow in {FLOWS}; got {flow!r}")
     if not isinstance(prior, Prior):
         raise TypeError(f"expected prior to be a flowprior Prior; got {type(prior).__name__}")
+    if flow == "block":
+        marginal_prior(prior, range(prior.ndims))  # a block flow needs a product prior: say so before stage 1
     if not (np.isfinite(flow_scale) and flow_scale >= 1.0):
         raise ValueError(f"expected flow_scale >= 1; got {flow_scale}")
     if isinstance(n_flows, bool) or not isinstance(n_flows, (int, np.integer)) or n_flows < 1:
@@ -376,13 +379,13 @@ def two_stage(loglikelihood, prior, *, sampler="dynesty", nlive_low=50, nlive_hi
                                                   labels=sub, seed=s, **opts) for s in flow_seeds], comm)
         flow_clusters = list(big)
     else:
-        cls = PiecewiseMAF if flow == "piecewise" else MAF
+        cls = {"piecewise": PiecewiseMAF, "maf": MAF, "block": BlockFlow}[flow]
         opts = {"min_cluster_size": 1, "n_clusters": 1, **fit_opts} if cls is PiecewiseMAF else fit_opts
         flows = on_root(lambda: [cls.fit(theta, w, prior=prior, params=list(prior.params), seed=s, **opts)
                                  for s in flow_seeds], comm)
         # One flow over every cluster; but not over separated clusters, which it would bridge: those
         # are proposed from by their Gaussian moment fits (the flow is still ``tw.flow``).
-        flow_clusters = None if n_clusters == 1 or flow == "maf" else []
+        flow_clusters = None if n_clusters == 1 or flow in ("maf", "block") else []
     q = flows[0] if n_flows == 1 else Mixture(flows, np.ones(n_flows))
 
     # The proposal: every cluster its share of it, at least min_share / K; within a cluster, its flows
@@ -526,7 +529,7 @@ def _diagnostics(low, high, rp, prior, info, nlive_low):
     resp = rp.prior.responsibilities(t2)
     fractions = (p2[:, None] * resp).sum(axis=0)
     owner = info["owner"]
-    is_flow = np.array([isinstance(c, (MAF, PiecewiseMAF)) for c in rp.prior.components[1:]])
+    is_flow = np.array([isinstance(c, (MAF, PiecewiseMAF, BlockFlow)) for c in rp.prior.components[1:]])
     prop_w = rp.prior.weights[1:] / rp.prior.weights[1:].sum()
     recovery = info["recovery"]
     clusters = []

@@ -42,11 +42,60 @@ def test_maf_refuses_a_bad_option_before_training(options, error, match):
         fp.MAF.fit(SAMPLES, prior=BOX, **options)
 
 
-@pytest.mark.parametrize("options, error, match", [b for b in BAD if "permutations" not in b[0]],
-                         ids=[str(o) for o, _, _ in BAD if "permutations" not in o])
+@pytest.mark.parametrize("options, error, match", BAD, ids=[str(o) for o, _, _ in BAD])
 def test_piecewise_refuses_a_bad_option_before_clustering_or_training(options, error, match):
     with pytest.raises(error, match=match):
         fp.PiecewiseMAF.fit(SAMPLES, prior=BOX, n_clusters=1, **options)
+
+
+@pytest.mark.parametrize("options, error, match", [b for b in BAD if "backend" not in b[0]],
+                         ids=[str(o) for o, _, _ in BAD if "backend" not in o])
+def test_the_trainer_refuses_a_bad_option_for_its_direct_callers(options, error, match):
+    from flowprior._options import training_options
+
+    with pytest.raises(error, match=match):
+        training_options(options)
+
+
+class Stop(Exception):
+    pass
+
+
+def no_call(theta):
+    raise AssertionError("the likelihood was called")
+
+
+def fit_with(kind, **options):
+    if kind == "maf":
+        return fp.MAF.fit(SAMPLES, prior=BOX, **options)
+    if kind == "piecewise":
+        return fp.PiecewiseMAF.fit(SAMPLES, prior=BOX, n_clusters=1, **options)
+    if kind == "block":
+        return fp.BlockFlow.fit(SAMPLES, prior=BOX, **options)
+    if kind == "reweight":
+        return fp.reweight(no_call, SAMPLES, prior=BOX, flow_options=options)
+    return fp.two_stage(no_call, BOX, flow=kind.split(":")[1], flow_options=options)
+
+
+@pytest.mark.parametrize("kind", ["maf", "piecewise", "block", "reweight", "two_stage:maf", "two_stage:piecewise",
+                                  "two_stage:block"])
+def test_every_caller_refuses_an_unknown_training_option_by_name_before_any_work(kind):
+    with pytest.raises(TypeError, match="'hidden_layer'"):
+        fit_with(kind, hidden_layer=(8, 8))
+    with pytest.raises(ValueError, match="expected learning_rate > 0"):
+        fit_with(kind, learning_rate=0.0)
+
+
+def test_piecewise_passes_permutations_and_progress_on_to_its_flows(monkeypatch):
+    seen = []
+    def record(x, w, *, options, seed):
+        seen.append(options)
+        raise Stop
+
+    monkeypatch.setattr("flowprior.training.train_maf", record)
+    with pytest.raises(Stop):
+        fp.PiecewiseMAF.fit(SAMPLES, prior=BOX, n_clusters=1, permutations="reverse", progress=True, n_jobs=1)
+    assert seen[0].permutations == "reverse" and seen[0].progress is True
 
 
 def test_an_effective_sample_size_of_about_one_is_refused():

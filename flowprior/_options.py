@@ -16,6 +16,7 @@ from .made import ACTIVATIONS
 __all__ = ["TrainingOptions", "training_options", "PERMUTATIONS", "BACKENDS", "check_backend"]
 
 PERMUTATIONS = ("random", "reverse")
+SCHEDULES = ("plateau", "constant")
 BACKENDS = ("auto", "numba", "numpy")
 
 
@@ -45,6 +46,12 @@ class TrainingOptions:
         Held-out share for early stopping; 0 disables early stopping.
     patience : int
         Epochs without improvement of the validation loss before stopping.
+    resample : bool
+        Draw each epoch's batches by systematic resampling in proportion to the weights (unit
+        weights in the loss) rather than uniformly with the weights in the loss.
+    schedule : {"plateau", "constant"}
+        ``"plateau"`` halves the learning rate after every ``patience // 3`` epochs without a
+        better validation loss.
     progress : bool
         Show a progress bar.
     """
@@ -57,7 +64,9 @@ class TrainingOptions:
     learning_rate: float = 3e-3
     batch_size: object = 1024
     validation_fraction: float = 0.2
-    patience: int = 20
+    patience: int = 30
+    resample: bool = True
+    schedule: str = "plateau"
     progress: bool = False
 
     def __post_init__(self):
@@ -85,6 +94,10 @@ class TrainingOptions:
             raise ValueError(f"expected 0 <= validation_fraction < 1; got {vf!r}")
         if not _int(self.patience, 1):
             raise ValueError(f"expected patience an integer >= 1; got {self.patience!r}")
+        if not isinstance(self.resample, bool):
+            raise TypeError(f"expected resample True or False; got {self.resample!r}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"expected schedule in {SCHEDULES}; got {self.schedule!r}")
         if not isinstance(self.progress, bool):
             raise TypeError(f"expected progress True or False; got {self.progress!r}")
 

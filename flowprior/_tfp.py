@@ -162,6 +162,7 @@ class TrainableMAF:
         """
         tf, variables = self.tf, self.variables
         optimizer = self.tf_keras.optimizers.Adam(learning_rate=learning_rate)
+        self._optimizer = optimizer
         n = len(x)
         n_batches = -(-n // batch_size)
         pad = n_batches * batch_size - n
@@ -188,6 +189,10 @@ class TrainableMAF:
             return float(run_epoch(tf.constant(order, tf.int32)))
 
         return epoch
+
+    def set_learning_rate(self, value):
+        """Change the learning rate of the optimiser :meth:`epoch_function` made (a variable its graph reads)."""
+        self._optimizer.learning_rate.assign(value)
 
     def get_values(self):
         """The trainable values, copied (so that later steps do not change them)."""

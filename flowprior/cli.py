@@ -9,6 +9,7 @@ import logging
 import os
 import sys
 
+from ._options import TrainingOptions, training_options
 from ._version import __version__
 from .errors import FlowpriorError
 
@@ -137,7 +138,13 @@ def _train(args):
     from .flow import MAF
 
     _check_output(args.output)
-    hidden = _parse_hidden(args.hidden)
+    options = {"progress": not args.quiet}
+    if args.hidden is not None:
+        options["hidden_layers"] = _parse_hidden(args.hidden)
+    for name, value in (("epochs", args.epochs), ("number_networks", args.networks)):
+        if value is not None:
+            options[name] = value
+    training_options(options)  # every option checked before the chains are read
     params = args.params.split(",") if args.params else None
     if args.bounds and params is None:
         raise ValueError("expected --params together with --bounds")
@@ -145,9 +152,7 @@ def _train(args):
     samples = _read_chains(args.chains)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", BoundsEstimatedWarning)
-        flow = MAF.fit(samples, params=params, prior=prior, seed=args.seed, epochs=args.epochs,
-                       number_networks=args.networks,
-                       hidden_layers=hidden, progress=not args.quiet)
+        flow = MAF.fit(samples, params=params, prior=prior, seed=args.seed, **options)
     for w in caught:
         print(f"flowprior: warning: {w.message}", file=sys.stderr)
     flow.save(args.output)
@@ -302,9 +307,11 @@ def _parser():
     train.add_argument("--bounds", help="base uniform prior, lo:hi per parameter, comma-separated "
                                         "(default: a box estimated from the samples)")
     train.add_argument("-o", "--output", required=True, help="flow file to write (.fpz)")
-    train.add_argument("--epochs", type=int, default=500)
-    train.add_argument("--networks", type=int, default=5, help="number of MADEs")
-    train.add_argument("--hidden", default="50,50", help="hidden layers of each MADE")
+    defaults = TrainingOptions()
+    train.add_argument("--epochs", type=int, help=f"epoch budget (default {defaults.epochs})")
+    train.add_argument("--networks", type=int, help=f"number of MADEs (default {defaults.number_networks})")
+    train.add_argument("--hidden", help="hidden layers of each MADE, comma-separated (default "
+                                        f"{','.join(map(str, defaults.hidden_layers))})")
     train.add_argument("--seed", type=int, default=None)
     train.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     train.set_defaults(func=_train)

@@ -152,7 +152,7 @@ class MAF(Prior):
         **options
             Training options: ``hidden_layers``, ``number_networks``, ``activation``,
             ``permutations``, ``epochs``, ``learning_rate``, ``batch_size``,
-            ``validation_fraction``, ``patience``, ``progress``
+            ``validation_fraction``, ``patience``, ``resample``, ``schedule``, ``progress``
             (:class:`flowprior.TrainingOptions`, which holds their defaults); an unknown name or
             a bad value raises before any work.
 

@@ -182,6 +182,11 @@ def test_bad_hidden_layers_are_a_clean_error_before_reading_chains(tmp_path, cap
     assert "expected --hidden as comma-separated layer widths" in capsys.readouterr().err
 
 
+def test_bad_training_options_are_a_clean_error_before_reading_chains(tmp_path, capsys, no_training):
+    assert main(["train", "nowhere/chains", "-o", str(tmp_path / "f.fpz"), "--networks", "0"]) == 2
+    assert "expected number_networks an integer >= 1; got 0" in capsys.readouterr().err
+
+
 def test_version(capsys):
     with pytest.raises(SystemExit) as info:
         main(["--version"])

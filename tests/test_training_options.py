@@ -33,6 +33,9 @@ BAD = [
     ({"validation_fraction": 1.0}, ValueError, "expected 0 <= validation_fraction < 1"),
     ({"patience": 0}, ValueError, "expected patience an integer >= 1"),
     ({"permutations": "sorted"}, ValueError, "expected permutations in"),
+    ({"schedule": "cosine"}, ValueError, "expected schedule in \\('plateau', 'constant'\\); got 'cosine'"),
+    ({"resample": "yes"}, TypeError, "expected resample True or False"),
+    ({"progress": 1}, TypeError, "expected progress True or False"),
 ]
 
 
@@ -116,3 +119,14 @@ def test_params_given_as_one_string_is_refused_rather_than_split_into_letters(ki
     with pytest.raises(TypeError, match="expected params as a sequence of names, such as \\['a', 'b'\\]; got the "
                                         "string 'ab'"):
         fp.MAF.fit(samples, prior=BOX, params="ab")
+
+
+def test_systematic_resampling_draws_in_proportion_and_equal_weights_once_each():
+    from flowprior.training import systematic_resample
+
+    rng = np.random.default_rng(1)
+    np.testing.assert_array_equal(np.sort(systematic_resample(np.ones(50), rng)), np.arange(50))
+    w = rng.uniform(0, 1, 1000) ** 4
+    counts = np.bincount(systematic_resample(w, rng), minlength=1000)
+    expected = 1000 * w / w.sum()
+    assert counts.sum() == 1000 and np.all(np.abs(counts - expected) < 1.0 + 1e-9)

@@ -16,7 +16,7 @@ __all__ = ["FLOWS", "bootstrap_ensemble", "check_ensemble"]
 logger = logging.getLogger(__name__)
 
 #: Density estimators an ensemble can be made of.
-FLOWS = ("maf", "piecewise", "kde")
+FLOWS = ("maf", "piecewise", "kde", "block")
 
 
 def check_ensemble(flow, n_flows):
@@ -37,7 +37,7 @@ def bootstrap_ensemble(samples, weights=None, *, prior, params=None, n_flows=5, 
         As for :meth:`flowprior.MAF.fit`.
     n_flows : int
         Members; ``1`` trains one estimator on the samples as they are.
-    flow : {"maf", "piecewise", "kde"}
+    flow : {"maf", "piecewise", "kde", "block"}
     seed : int, optional
         Seeds the resampling and every member's training.
     flow_options : dict, optional
@@ -48,6 +48,7 @@ def bootstrap_ensemble(samples, weights=None, *, prior, params=None, n_flows=5, 
     list
         The trained members.
     """
+    from .block import BlockFlow
     from .data import prepare
     from .flow import MAF
     from .kde import KDE
@@ -55,7 +56,8 @@ def bootstrap_ensemble(samples, weights=None, *, prior, params=None, n_flows=5, 
 
     check_ensemble(flow, n_flows)
     data = prepare(samples, weights, prior=prior, params=params)
-    kind = {"maf": MAF, "piecewise": PiecewiseMAF, "kde": KDE}[flow]
+    kind = {"maf": MAF, "piecewise": PiecewiseMAF, "kde": KDE, "block": BlockFlow}[flow]
+    options = dict(flow_options or {})
     rng = np.random.default_rng(seed)
     members = []
     for m in range(int(n_flows)):
@@ -64,7 +66,6 @@ def bootstrap_ensemble(samples, weights=None, *, prior, params=None, n_flows=5, 
             w = w * rng.multinomial(len(w), np.full(len(w), 1.0 / len(w)))
         fit_seed = int(rng.integers(2**31 - 1))
         seeded = {} if kind is KDE else {"seed": fit_seed}  # a KDE is deterministic
-        members.append(kind.fit(data.theta, w, prior=data.prior, params=data.params, **seeded,
-                                **(flow_options or {})))
+        members.append(kind.fit(data.theta, w, prior=data.prior, params=data.params, **seeded, **options))
         logger.info("trained ensemble member %d of %d", m + 1, n_flows)
     return members

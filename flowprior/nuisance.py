@@ -142,7 +142,7 @@ class NuisanceFreeLikelihood:
         n_flows : int
             Ensemble members, each on a bootstrap resample with its own seed;
             ``1`` trains one flow on the samples as they are (no error estimate).
-        flow : {"maf", "piecewise", "kde"}
+        flow : {"maf", "piecewise", "kde", "block"}
         seed : int, optional
         flow_options : dict, optional
             Passed to the flow class's ``fit`` (unknown keys raise).

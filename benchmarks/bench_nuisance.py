@@ -20,8 +20,6 @@ import argparse
 import time
 import warnings
 
-import numpy as np
-
 import flowprior as fp
 from flowprior.problems import LinearGaussianPair
 

@@ -22,8 +22,8 @@ import warnings
 import numpy as np
 
 import flowprior as fp
-from flowprior.counting import CountedLikelihood
 from flowprior.problems import named
+from flowprior.samplers.counting import CountedLikelihood
 
 
 def run_dynesty(problem, seed, _target):

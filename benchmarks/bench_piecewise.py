@@ -177,7 +177,7 @@ def _compare(args):
                                theta_max=box.upper.astype(np.float32),
                                number_networks=ARCH["number_networks"], hidden_layers=[32, 32])
                 m.train(epochs=ARCH["epochs"], early_stop=True)
-                kl, err, b = _scores(target, lambda x: np.asarray(m.log_prob(x.astype(np.float32)), float),
+                kl, err, b = _scores(target, lambda x, m=m: np.asarray(m.log_prob(x.astype(np.float32)), float),
                                      draws, np.asarray(m.sample(20_000), float), threshold)
                 line += f" | {kl:8.3f} ± {err:6.3f}{b:9.4f}{m.cluster_number:4d}"
             print(line, flush=True)

@@ -59,7 +59,7 @@ def main():
         transform(np.full(D, 0.5))
         calls = [0]
 
-        def counted(u, transform=transform):
+        def counted(u, transform=transform, calls=calls):
             calls[0] += 1
             return transform(u)
 

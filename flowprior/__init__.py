@@ -12,26 +12,34 @@ from .errors import (
     FlowFileError,
     FlowFormatVersionError,
     FlowpriorError,
+    FlowpriorRuntimeError,
+    FlowpriorTypeError,
+    FlowpriorValueError,
     LikelihoodValueError,
+    MissingDependencyError,
+    NotBijectiveError,
     TrainingDataError,
+    TrainingDivergedError,
     WorkerDiedError,
 )
-from ._options import TrainingOptions
-from .block import BlockFlow
-from .flow import MAF
-from .importance import ImportanceResult, importance
+from .flows.block import BlockFlow
+from .flows.ensemble import bootstrap_ensemble
+from .flows.kde import KDE
+from .flows.maf import MAF
+from .flows.piecewise import PiecewiseMAF
 from .io import load, save
-from .kde import KDE
-from .nuisance import JointEvidence, JointLikelihood, NuisanceFreeLikelihood, joint
-from .piecewise import PiecewiseMAF
-from .priors import GaussianPrior, LogUniformPrior, Prior, UniformPrior
-from .repartition import Mixture, Repartitioned, repartition
-from .results import RunResult
-from .reweight import reweight
-from .run import run
-from .ensemble import bootstrap_ensemble
-from .stats import MarginalStats, marginal_stats
-from .two_stage import TwoStageResult, two_stage
+from .priors.base import Prior
+from .priors.mixture import Mixture
+from .priors.simple import GaussianPrior, LogUniformPrior, UniformPrior
+from .samplers.results import RunResult
+from .samplers.run import run
+from .training.options import TrainingOptions
+from .workflows.importance import ImportanceResult, importance
+from .workflows.nuisance import JointEvidence, JointLikelihood, NuisanceFreeLikelihood, joint
+from .workflows.repartition import Repartitioned, repartition
+from .workflows.reweight import reweight
+from .workflows.stats import MarginalStats, marginal_stats
+from .workflows.two_stage.workflow import TwoStageResult, two_stage
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
@@ -66,6 +74,12 @@ __all__ = [
     "MarginalStats",
     "bootstrap_ensemble",
     "FlowpriorError",
+    "FlowpriorValueError",
+    "FlowpriorTypeError",
+    "FlowpriorRuntimeError",
+    "MissingDependencyError",
+    "NotBijectiveError",
+    "TrainingDivergedError",
     "FlowFileError",
     "FlowFormatVersionError",
     "TrainingDataError",

@@ -8,23 +8,34 @@ import argparse
 import logging
 import os
 import sys
+import warnings
 
-from ._options import TrainingOptions, training_options
+import numpy as np
+
 from ._version import __version__
-from .errors import FlowpriorError
+from .demo import run_check, run_demo
+from .errors import BoundsEstimatedWarning, FlowpriorError, FlowpriorValueError
+from .flows.maf import MAF
+from .io import load
+from .plots import plot_flow, plot_history, sibling
+from .priors.simple import UniformPrior
+from .samplers.run import run
+from .training.options import TrainingOptions, training_options
+from .workflows.nuisance import NuisanceFreeLikelihood, joint
+from .workflows.stats import marginal_stats
 
 __all__ = ["main"]
 
 
 def _demo(args):
-    from .demo import run_demo
 
     if args.nlive_low >= args.nlive_high:
-        raise ValueError(f"expected --nlive-low < --nlive-high; got {args.nlive_low} and {args.nlive_high}")
+        raise FlowpriorValueError(f"expected --nlive-low < --nlive-high; got {args.nlive_low} and {args.nlive_high}")
     print(f"flowprior demo: two-stage nested sampling of an embedded 4-D banana (dynesty, "
           f"nlive {args.nlive_low} -> {args.nlive_high}) against a single run at nlive {args.nlive_high}",
           flush=True)
-    r = run_demo(seed=args.seed, nlive_low=args.nlive_low, nlive_high=args.nlive_high, plot=args.plot)
+    r = run_demo(seed=args.seed, nlive_low=args.nlive_low, nlive_high=args.nlive_high, plot=args.plot,
+                 progress=not args.quiet and sys.stderr.isatty())
     s, t = r["single"], r["two_stage"]
     print(f"  true logZ                     {r['logZ_true']:9.3f}")
     print(f"  single run   logZ {s['logZ']:9.3f} +- {s['logZerr']:.3f}   {s['ncall']:7d} calls"
@@ -41,14 +52,13 @@ def _demo(args):
     for w in r["warnings"]:
         print(f"  warning: {w}")
     if args.plot:
-        print(f"  posterior comparison written to {args.plot}")
+        print(f"  posterior comparison written to {args.plot}; calls against logZ error to {r['plot_cost']}")
     z = abs(t["logZ"] - r["logZ_true"]) / t["logZerr"]
     return 0 if z < 4 else 1
 
 
 def _check(args):
     _check_output(args.output)
-    from .demo import run_check
 
     flow, checks = run_check(seed=args.seed, epochs=args.epochs, path=args.output, progress=not args.quiet)
     print(f"flowprior check: {flow!r}")
@@ -69,7 +79,6 @@ def _check(args):
 
 
 def _read_chains(root):
-    import os
 
     import anesthetic
 
@@ -80,7 +89,7 @@ def _read_chains(root):
     except (ValueError, OSError) as exc:
         if not any(os.path.exists(root + ext) for ext in ("", ".txt", ".csv", "_dead-birth.txt")):
             raise FileNotFoundError(f"expected chains at {root!r}; found none") from None
-        raise ValueError(f"could not read chains at {root!r}: {exc}") from None
+        raise FlowpriorValueError(f"could not read chains at {root!r}: {exc}") from None
 
 
 def _check_output(path):
@@ -90,11 +99,11 @@ def _check_output(path):
     target = os.path.abspath(path)
     directory = os.path.dirname(target)
     if os.path.isdir(target):
-        raise ValueError(f"expected -o to name a file; got the directory {path}")
+        raise FlowpriorValueError(f"expected -o to name a file; got the directory {path}")
     if not os.path.isdir(directory):
-        raise ValueError(f"expected -o in an existing directory; got {path} ({directory} does not exist)")
+        raise FlowpriorValueError(f"expected -o in an existing directory; got {path} ({directory} does not exist)")
     if not os.access(directory, os.W_OK):
-        raise ValueError(f"expected -o in a writable directory; got {path} ({directory} is not writable)")
+        raise FlowpriorValueError(f"expected -o in a writable directory; got {path} ({directory} is not writable)")
 
 
 def _held_out(history):
@@ -110,16 +119,15 @@ def _held_out(history):
 
 
 def _parse_bounds(text, params):
-    from .priors import UniformPrior
 
     pairs = [item.split(":") for item in text.split(",")]
     if len(pairs) != len(params) or any(len(p) != 2 for p in pairs):
-        raise ValueError(f"expected --bounds as lo:hi for each of {len(params)} parameters, comma-separated; "
+        raise FlowpriorValueError(f"expected --bounds as lo:hi for each of {len(params)} parameters, comma-separated; "
                          f"got {text!r}")
     try:
         lower, upper = zip(*((float(a), float(b)) for a, b in pairs))
     except ValueError:
-        raise ValueError(f"expected numbers in --bounds; got {text!r}") from None
+        raise FlowpriorValueError(f"expected numbers in --bounds; got {text!r}") from None
     return UniformPrior(lower, upper, params=params)
 
 
@@ -127,15 +135,13 @@ def _parse_hidden(text):
     try:
         hidden = tuple(int(h) for h in text.split(","))
     except ValueError:
-        raise ValueError(f"expected --hidden as comma-separated layer widths, such as 50,50; got {text!r}") from None
+        raise FlowpriorValueError(f"expected --hidden as comma-separated layer widths, such as 50,50; got "
+                                  f"{text!r}") from None
     return hidden
 
 
 def _train(args):
-    import warnings
 
-    from .errors import BoundsEstimatedWarning
-    from .flow import MAF
 
     _check_output(args.output)
     options = {"progress": not args.quiet}
@@ -147,7 +153,7 @@ def _train(args):
     training_options(options)  # every option checked before the chains are read
     params = args.params.split(",") if args.params else None
     if args.bounds and params is None:
-        raise ValueError("expected --params together with --bounds")
+        raise FlowpriorValueError("expected --params together with --bounds")
     prior = _parse_bounds(args.bounds, params) if args.bounds else None
     samples = _read_chains(args.chains)
     with warnings.catch_warnings(record=True) as caught:
@@ -163,21 +169,25 @@ def _train(args):
 
 
 def _info(args):
-    from .io import load
 
     flow = load(args.flow)
     print(repr(flow))
     h = getattr(flow, "history", None)
     if h:
         print(_held_out(h))
+    if hasattr(flow, "blocks"):
+        info = flow.fit_info or {}
+        if "link_threshold" in info:
+            print(f"blocks found by mutual information above {info['link_threshold']:.4f} nats "
+                  f"(effective sample size {info.get('effective_sample_size', float('nan')):.0f}):")
+        for block, kind in zip(flow.blocks, flow.kinds):
+            print(f"  {kind:9s}{', '.join(block)}")
     return 0
 
 
 def _sample(args):
     _check_output(args.output)
-    import numpy as np
 
-    from .io import load
 
     flow = load(args.flow)
     x = flow.sample(args.n, seed=args.seed)
@@ -187,8 +197,6 @@ def _sample(args):
 
 
 def _stats(args):
-    from .io import load
-    from .stats import marginal_stats
 
     members = [load(path) for path in args.flow.split(",")]
     prior = load(args.prior) if args.prior else None
@@ -206,17 +214,13 @@ def _stats(args):
 
 def _joint(args):
     _check_output(args.output)
-    import numpy as np
 
-    from .io import load
-    from .nuisance import NuisanceFreeLikelihood, joint
-    from .run import run
 
     if len(args.logZ) != len(args.flows):
-        raise ValueError(f"expected one --logZ per flow ({len(args.flows)}); got {len(args.logZ)}")
+        raise FlowpriorValueError(f"expected one --logZ per flow ({len(args.flows)}); got {len(args.logZ)}")
     errs = args.logZerr if args.logZerr is not None else [0.0] * len(args.flows)
     if len(errs) != len(args.flows):
-        raise ValueError(f"expected one --logZerr per flow ({len(args.flows)}); got {len(errs)}")
+        raise FlowpriorValueError(f"expected one --logZerr per flow ({len(args.flows)}); got {len(errs)}")
     members = [[load(path) for path in spec.split(",")] for spec in args.flows]
     prior = load(args.prior) if args.prior else members[0][0].prior
     likes = [NuisanceFreeLikelihood(m, z, prior=prior, logZerr=e) for m, z, e in zip(members, args.logZ, errs)]
@@ -240,45 +244,22 @@ def _joint(args):
 
 def _plot(args):
     _check_output(args.output)
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from anesthetic import MCMCSamples, make_2d_axes
-
-    from .io import load
 
     flow = load(args.flow)
-    params = list(flow.params)
-    fig, axes = make_2d_axes(params, figsize=(2.5 * len(params),) * 2)
-    if args.chains:
-        chains = _read_chains(args.chains)
-        chains[params].plot_2d(axes, label="training chains", alpha=0.7)
-    drawn = MCMCSamples(data=flow.sample(args.n, seed=args.seed), columns=params)
-    drawn.plot_2d(axes, label="flow samples", alpha=0.7)
-    axes.iloc[-1, 0].legend(loc="lower center", bbox_to_anchor=(len(params) / 2, len(params)))
-    fig.savefig(args.output, dpi=100, bbox_inches="tight")
-    plt.close(fig)
-    written = [args.output]
-    h = getattr(flow, "history", None)
-    if h:
-        import pathlib
-
-        loss_path = str(pathlib.Path(args.output).with_name(pathlib.Path(args.output).stem + "_loss.png"))
-        fig, ax = plt.subplots(figsize=(5, 3.5))
-        ax.plot(range(1, len(h.get("loss") or []) + 1), h.get("loss") or [], label="training")
-        if h.get("val_loss"):
-            ax.plot(range(1, len(h["val_loss"]) + 1), h["val_loss"], label="validation")
-            if h.get("best_epoch") is not None:
-                ax.axvline(h["best_epoch"] + 1, color="grey", ls=":", label="best epoch")
-        ax.set_xlabel("epoch")
-        ax.set_ylabel("negative log-likelihood")
-        ax.legend()
-        fig.savefig(loss_path, dpi=100, bbox_inches="tight")
-        plt.close(fig)
-        written.append(loss_path)
+    chains = _read_chains(args.chains) if args.chains else None
+    written = [plot_flow(args.output, flow, chains, n=args.n, seed=args.seed)]
+    if getattr(flow, "history", None):
+        written.append(plot_history(sibling(args.output, "_loss"), flow.history))
     print("wrote " + ", ".join(written))
     return 0
+
+
+#: Every command's seed unless ``--seed`` is given: the same command repeats its output.
+SEED = 0
+
+
+def _add_seed(parser):
+    parser.add_argument("--seed", type=int, default=SEED, help=f"random seed (default {SEED})")
 
 
 def _parser():
@@ -287,15 +268,16 @@ def _parser():
     parser.add_argument("--version", action="version", version=f"flowprior {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="two-stage nested sampling of an embedded problem against a single run")
-    demo.add_argument("--seed", type=int, default=0)
+    _add_seed(demo)
     demo.add_argument("--nlive-low", type=int, default=50)
     demo.add_argument("--nlive-high", type=int, default=500)
+    demo.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     demo.add_argument("--plot", default="flowprior_demo.png",
                       help="posterior comparison to write (default flowprior_demo.png; '' for none)")
     demo.set_defaults(func=_demo)
 
     check = sub.add_parser("check", help="train a flow prior on embedded samples and print its exactness checks")
-    check.add_argument("--seed", type=int, default=0)
+    _add_seed(check)
     check.add_argument("--epochs", type=int, default=200)
     check.add_argument("-o", "--output", default=None, help="also save the flow here and reload it")
     check.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -312,7 +294,7 @@ def _parser():
     train.add_argument("--networks", type=int, help=f"number of MADEs (default {defaults.number_networks})")
     train.add_argument("--hidden", help="hidden layers of each MADE, comma-separated (default "
                                         f"{','.join(map(str, defaults.hidden_layers))})")
-    train.add_argument("--seed", type=int, default=None)
+    _add_seed(train)
     train.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     train.set_defaults(func=_train)
 
@@ -324,14 +306,14 @@ def _parser():
     sample.add_argument("flow")
     sample.add_argument("-n", type=int, default=10_000)
     sample.add_argument("-o", "--output", required=True)
-    sample.add_argument("--seed", type=int, default=None)
+    _add_seed(sample)
     sample.set_defaults(func=_sample)
 
     stats = sub.add_parser("stats", help="D_KL and d_G of a saved flow against a prior, with errors")
     stats.add_argument("flow", help="flow file, or ensemble members comma-separated")
     stats.add_argument("--prior", help="saved prior (.fpz); default: the flow's base prior")
     stats.add_argument("-n", type=int, default=10_000, help="Monte Carlo samples")
-    stats.add_argument("--seed", type=int, default=0)
+    _add_seed(stats)
     stats.set_defaults(func=_stats)
 
     joint = sub.add_parser("joint", help="joint evidence and posterior from nuisance-free marginal flows")
@@ -341,7 +323,7 @@ def _parser():
     joint.add_argument("--logZerr", type=float, nargs="+", help="their errors (default 0)")
     joint.add_argument("--prior", help="saved prior on the core parameters (default: the flows' base prior)")
     joint.add_argument("--nlive", type=int, default=500)
-    joint.add_argument("--seed", type=int, default=0)
+    _add_seed(joint)
     joint.add_argument("-o", "--output", help="CSV of weighted joint posterior samples")
     joint.set_defaults(func=_joint)
 
@@ -350,7 +332,7 @@ def _parser():
     plot.add_argument("--chains", help="chains root to draw underneath")
     plot.add_argument("-o", "--output", required=True, help="PNG; the loss curve goes to <stem>_loss.png")
     plot.add_argument("-n", type=int, default=5000)
-    plot.add_argument("--seed", type=int, default=0)
+    _add_seed(plot)
     plot.set_defaults(func=_plot)
     return parser
 

@@ -12,16 +12,22 @@ Neither needs files of the user's; both return the numbers they report.
 """
 
 import time
+import warnings
 
 import numpy as np
 
-from .flow import MAF
-from .priors import UniformPrior
+from .flows.maf import MAF
+from .io import load
+from .plots import plot_cost, plot_posteriors, sibling
+from .priors.simple import UniformPrior
+from .problems import BananaProblem
+from .samplers.run import run
+from .workflows.two_stage.workflow import two_stage
 
 __all__ = ["embedded_samples", "run_check", "run_demo"]
 
 
-def run_demo(*, seed=0, nlive_low=50, nlive_high=500, ndims=4, twist=10.0, plot=None):
+def run_demo(*, seed=0, nlive_low=50, nlive_high=500, ndims=4, twist=10.0, plot=None, progress=False):
     """Single run and two-stage run of the embedded banana; return a dict of results.
 
     Parameters
@@ -32,26 +38,24 @@ def run_demo(*, seed=0, nlive_low=50, nlive_high=500, ndims=4, twist=10.0, plot=
     twist : float
         Curvature ``b`` of the banana.
     plot : str or path, optional
-        Where to write the posterior comparison (PNG); nothing is plotted without it.
+        Where to write the posterior comparison (PNG, drawn with anesthetic); the calls against
+        logZ error go next to it (``*_cost.png``).  Nothing is plotted without it.
+    progress : bool
+        A progress bar of likelihood calls for each run.
     """
-    import warnings
 
-    from .problems import BananaProblem
-    from .run import run
-    from .two_stage import two_stage
 
     problem = BananaProblem(ndims, b=twist)
     t0 = time.perf_counter()
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _CallBar(problem.loglikelihood, "single run", progress) as like:
         # dynesty's advice on its own bootstrap factor for the plain run: the
         # comparison is deliberately with dynesty's defaults.
         warnings.filterwarnings("ignore", message="The enlargement factor", category=UserWarning)
-        single = run(problem.loglikelihood, problem.prior, nlive=nlive_high, seed=seed)
+        single = run(like, problem.prior, nlive=nlive_high, seed=seed)
     t1 = time.perf_counter()
-    with warnings.catch_warnings(record=True) as caught:
+    with warnings.catch_warnings(record=True) as caught, _CallBar(problem.loglikelihood, "two-stage", progress) as like:
         warnings.simplefilter("always", RuntimeWarning)
-        tw = two_stage(problem.loglikelihood, problem.prior, nlive_low=nlive_low, nlive_high=nlive_high,
-                       seed=seed)
+        tw = two_stage(like, problem.prior, nlive_low=nlive_low, nlive_high=nlive_high, seed=seed)
     t2 = time.perf_counter()
     exact = problem.posterior_sample(20_000, seed=seed + 1)
     out = {
@@ -68,58 +72,42 @@ def run_demo(*, seed=0, nlive_low=50, nlive_high=500, ndims=4, twist=10.0, plot=
         "mean_two_stage": _weighted_mean(tw.samples, problem.prior.params),
     }
     if plot is not None:
-        _plot(plot, problem, single.samples, tw.samples, exact)
+
+        plot_posteriors(plot, problem, single.samples, tw.samples, exact)
         out["plot"] = str(plot)
+        out["plot_cost"] = plot_cost(sibling(plot, "_cost"), out)
     return out
+
+
+class _CallBar:
+    """The likelihood, counting its calls on a tqdm bar (none if not ``enabled``)."""
+
+    def __init__(self, loglikelihood, desc, enabled):
+        self.loglikelihood, self.desc, self.enabled = loglikelihood, desc, enabled
+        self.bar, self.calls = None, 0
+
+    def __enter__(self):
+        if self.enabled:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(desc=f"  {self.desc}", unit=" calls", unit_scale=True, leave=False, mininterval=0.5)
+        return self
+
+    def __call__(self, theta):
+        self.calls += 1
+        if self.bar is not None and self.calls % 200 == 0:
+            self.bar.update(200)
+        return self.loglikelihood(theta)
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.close()
+        return False
 
 
 def _weighted_mean(samples, params):
     theta = samples[list(params)].to_numpy()
     return np.average(theta, axis=0, weights=samples.get_weights()).tolist()
-
-
-def _plot(path, problem, single, two, exact):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    params = list(problem.prior.params)
-    d = len(params)
-    fig, axes = plt.subplots(d, d, figsize=(2.2 * d, 2.2 * d))
-    lo, hi = np.quantile(exact, [0.001, 0.999], axis=0)
-    pad = 0.15 * (hi - lo)
-    lo, hi = lo - pad, hi + pad
-    rng = np.random.default_rng(0)
-    sets = [("exact", exact, np.ones(len(exact)), "0.6"),
-            ("single run", single[params].to_numpy(), single.get_weights(), "C0"),
-            ("two-stage", two[params].to_numpy(), two.get_weights(), "C3")]
-    for i in range(d):
-        for j in range(d):
-            ax = axes[i, j]
-            if j > i:
-                ax.set_axis_off()
-                continue
-            for label, x, w, colour in sets:
-                if i == j:
-                    ax.hist(x[:, i], bins=np.linspace(lo[i], hi[i], 41), weights=w, density=True,
-                            histtype="step", color=colour, label=label)
-                    ax.set_xlim(lo[i], hi[i])
-                else:
-                    # Equal-weight resample so the scatter shows the posterior, not the run's dead points.
-                    pick = rng.choice(len(x), size=1500, p=w / w.sum())
-                    ax.plot(x[pick, j], x[pick, i], ".", ms=1, alpha=0.4, color=colour)
-                    ax.set_xlim(lo[j], hi[j])
-                    ax.set_ylim(lo[i], hi[i])
-            if i == d - 1:
-                ax.set_xlabel(params[j])
-            if j == 0 and i > 0:
-                ax.set_ylabel(params[i])
-    axes[0, 0].legend(fontsize=7, loc="upper right")
-    fig.suptitle(f"{problem!r}: posteriors of a single run and of two_stage")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 def embedded_samples(n=6000, seed=2024):
@@ -134,7 +122,6 @@ def embedded_samples(n=6000, seed=2024):
 
 def run_check(*, seed=0, epochs=200, path=None, progress=False):
     """Train, check exactness and speed, save and reload; return a dict of checks."""
-    from .io import load
 
     theta, weights, prior = embedded_samples()
     start = time.perf_counter()

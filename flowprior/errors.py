@@ -1,12 +1,21 @@
 """Exceptions and warnings raised by flowprior.
 
-Every exception derives from :class:`FlowpriorError` *and* from the builtin
-type a caller would naturally catch (``ValueError``, ``ImportError``), so
-``except ValueError`` keeps working for code that does not know flowprior.
+Every exception flowprior raises on purpose derives from :class:`FlowpriorError` *and* from
+the builtin type a caller would naturally catch (``ValueError``, ``TypeError``,
+``ImportError``, ...), so ``except ValueError`` keeps working for code that does not know
+flowprior, and ``except FlowpriorError`` catches all of them.  The file system's own errors
+(``FileNotFoundError`` and the other ``OSError``) pass through as they are.  A test
+(``tests/test_errors.py``) reads every ``raise`` in the package and holds it to this.
 """
 
 __all__ = [
     "FlowpriorError",
+    "FlowpriorValueError",
+    "FlowpriorTypeError",
+    "FlowpriorRuntimeError",
+    "MissingDependencyError",
+    "NotBijectiveError",
+    "TrainingDivergedError",
     "FlowFileError",
     "FlowFormatVersionError",
     "TrainingDataError",
@@ -18,6 +27,30 @@ __all__ = [
 
 class FlowpriorError(Exception):
     """Base class of every exception raised on purpose by flowprior."""
+
+
+class FlowpriorValueError(FlowpriorError, ValueError):
+    """An argument, option or input has a value flowprior cannot use ("expected ...; got ...")."""
+
+
+class FlowpriorTypeError(FlowpriorError, TypeError):
+    """An argument, option or input has a type flowprior cannot use, or an unknown name."""
+
+
+class FlowpriorRuntimeError(FlowpriorError, RuntimeError):
+    """Something flowprior started failed on the way (a training process, an unexpected network layout)."""
+
+
+class MissingDependencyError(FlowpriorError, ImportError):
+    """An optional package a chosen feature needs (dynesty, PolyChord, nautilus, numba) is not installed."""
+
+
+class NotBijectiveError(FlowpriorError, NotImplementedError):
+    """An inverse transform was asked of a prior that has none (a mixture maps several cube points to each theta)."""
+
+
+class TrainingDivergedError(FlowpriorError, FloatingPointError):
+    """Training gave a non-finite loss from the start (try a smaller learning rate)."""
 
 
 class FlowFileError(FlowpriorError, ValueError):

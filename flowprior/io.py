@@ -23,8 +23,8 @@ outright (SIGKILL) cannot, so the temporary's name
 that directory removes the temporaries of processes of this host that no
 longer exist.  New files get the permissions the umask gives.
 
-Reading is bounded: the header may inflate to at most :data:`MAX_HEADER_BYTES`
-and the arrays to at most :data:`MAX_ARRAY_BYTES` in all, checked against the
+Reading is bounded: the header may inflate to at most :data:`~flowprior.io.MAX_HEADER_BYTES`
+and the arrays to at most :data:`~flowprior.io.MAX_ARRAY_BYTES` in all, checked against the
 sizes the archive and each ``.npy`` header declare and against the bytes
 actually inflated, so a small hostile file cannot ask for gigabytes.  Float
 arrays must hold no NaN, and a loaded prior must map the centre of the cube
@@ -45,7 +45,7 @@ import numpy as np
 
 from . import _registry
 from ._version import __version__
-from .errors import FlowFileError, FlowFormatVersionError
+from .errors import FlowFileError, FlowFormatVersionError, FlowpriorValueError
 
 __all__ = ["save", "load", "FORMAT_VERSION", "MAX_HEADER_BYTES", "MAX_ARRAY_BYTES"]
 
@@ -166,7 +166,8 @@ def _read(path):
             npz_bytes = _read_member(zf, _NPZ, MAX_ARRAY_BYTES, path)
     except (zipfile.BadZipFile, zlib.error, RuntimeError, NotImplementedError) as exc:
         # RuntimeError: an encrypted member; NotImplementedError: an unknown compression method.
-        raise FlowFileError(f"expected a flowprior file (a zip archive); got an unreadable file {path}: {exc}") from None
+        raise FlowFileError(f"expected a flowprior file (a zip archive); got an unreadable file {path}: "
+                            f"{exc}") from None
     except (EOFError, OSError) as exc:
         if isinstance(exc, (FileNotFoundError, IsADirectoryError, PermissionError)):
             raise
@@ -188,7 +189,7 @@ def _read_arrays(npz_bytes, path):
                 with zf.open(info) as fh:
                     version = np.lib.format.read_magic(fh)
                     if version not in ((1, 0), (2, 0), (3, 0)):
-                        raise ValueError(f"unknown .npy version {version}")
+                        raise FlowpriorValueError(f"unknown .npy version {version}")
                     reader = getattr(np.lib.format, f"read_array_header_{version[0]}_0")
                     shape, _, dtype = reader(fh)
                     if dtype.hasobject or dtype.kind not in _ALLOWED_DTYPES:
@@ -221,7 +222,7 @@ def _check_usable(obj, path):
 
 
 def load(path, *, backend="auto"):
-    """Load what :func:`save` wrote.
+    """Load what :func:`flowprior.save` wrote.
 
     Works in a process that never imports TensorFlow.
 
@@ -256,7 +257,8 @@ def load(path, *, backend="auto"):
     try:
         obj = _registry.build(header["object"], arrays)
     except (KeyError, ValueError, TypeError, IndexError, AttributeError, RecursionError) as exc:
-        raise FlowFileError(f"expected a consistent flowprior file; got {type(exc).__name__}: {exc} in {path}") from None
+        raise FlowFileError(f"expected a consistent flowprior file; got {type(exc).__name__}: {exc} in "
+                            f"{path}") from None
     _check_usable(obj, path)
     if backend != "auto" and hasattr(obj, "with_backend"):
         obj = obj.with_backend(backend)

@@ -31,7 +31,8 @@ and the posterior is :math:`f` itself, which can be sampled directly.
 import numpy as np
 from scipy.stats import multivariate_normal
 
-from .priors import UniformPrior
+from .errors import FlowpriorValueError
+from .priors.simple import UniformPrior
 
 __all__ = ["GaussianProblem", "BananaProblem", "MixtureProblem", "BimodalProblem", "BlockProblem", "LinearGaussianPair",
            "MoreDataPair", "named", "NAMES"]
@@ -122,7 +123,7 @@ class MixtureProblem(_Problem):
         self.means = list(means)
         self.covs = [np.asarray(c, dtype=np.float64) for c in covs]
         if not len(self.means) == len(self.covs) == len(self.weights):
-            raise ValueError(f"expected as many means, covs and weights; got {len(self.means)}, "
+            raise FlowpriorValueError(f"expected as many means, covs and weights; got {len(self.means)}, "
                              f"{len(self.covs)} and {len(self.weights)}")
         self._mvns = [multivariate_normal(m, c) for m, c in zip(self.means, self.covs)]
         self._log_w = np.log(self.weights)
@@ -261,7 +262,7 @@ def named(spec):
     (0.75 / 0.25, equal widths); for example ``named("unequal-5")``."""
     name, _, d = str(spec).partition("-")
     if name not in NAMES or not d.isdigit() or int(d) < 1:
-        raise ValueError(f"expected a problem name family-d with family in {sorted(NAMES)}; got {spec!r}")
+        raise FlowpriorValueError(f"expected a problem name family-d with family in {sorted(NAMES)}; got {spec!r}")
     return NAMES[name](int(d))
 
 
@@ -287,7 +288,7 @@ class MoreDataPair(_Problem):
     def __init__(self, ndims, *, ratio=0.7, shift=0.5, half_width=10.0):
         super().__init__(ndims, half_width)
         if not 0.0 < ratio < 1.0:
-            raise ValueError(f"expected 0 < ratio < 1; got {ratio}")
+            raise FlowpriorValueError(f"expected 0 < ratio < 1; got {ratio}")
         self.mean_A = np.linspace(-0.5, 0.5, self.ndims)
         self.cov_A = _correlation_cov(self.ndims, 50 + self.ndims, sd=0.2)
         self.cov_D = self.cov_A / (ratio**-2 - 1.0)

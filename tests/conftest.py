@@ -5,15 +5,7 @@ import pytest
 
 import flowprior as fp
 
-TINY = dict(hidden_layers=(16, 16), number_networks=3, epochs=60, patience=10)
-
-def log_normal(z):
-    """Reference log-density of independent standard normals, summed over the last axis."""
-    return -0.5 * np.sum(z * z, axis=-1) - 0.5 * z.shape[-1] * np.log(2 * np.pi)
-
-
-MEAN2 = np.array([0.3, 0.6])
-COV2 = np.array([[0.04, 0.024], [0.024, 0.09]])
+from .helpers import COV2, MEAN2, TINY
 
 
 @pytest.fixture(scope="session")

@@ -57,7 +57,9 @@ def run(loglikelihood, nDims, *, nlive=None, prior=None, base_dir="chains", file
     while True:
         i = int(np.argmin(live_L))
         Lmin = live_L[i]
-        dead_t.append(live_t[i].copy()); dead_L.append(Lmin); dead_b.append(live_b[i])
+        dead_t.append(live_t[i].copy())
+        dead_L.append(Lmin)
+        dead_b.append(live_b[i])
         logZ = np.logaddexp(logZ, Lmin + logX + np.log1p(-np.exp(-1.0 / nlive)))
         logX -= 1.0 / nlive
         if np.logaddexp.reduce(live_L) + logX - np.log(nlive) - logZ < np.log(precision_criterion):

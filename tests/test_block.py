@@ -6,12 +6,11 @@ import numpy as np
 import pytest
 
 import flowprior as fp
-from flowprior.block import choose_kind, marginal_prior
-from flowprior.dependence import find_blocks, link_threshold
+from flowprior.flows.block import KDE_MAX_POINTS, choose_kind, marginal_prior
+from flowprior.flows.dependence import find_blocks, link_threshold
 from flowprior.problems import BlockProblem
 
-from .test_flow import assert_identical_in_a_fresh_process
-from .test_priors import fd_log_abs_det
+from .helpers import assert_identical_in_a_fresh_process, fd_log_abs_det
 
 SMALL = dict(hidden_layers=(16, 16), number_networks=2, epochs=40)
 BOX = fp.UniformPrior([-4, -4, -4, -4, -4], [4, 4, 4, 4, 4], params=["a", "b", "c", "d", "e"])
@@ -47,6 +46,7 @@ def test_round_trip_and_log_prob_is_minus_log_det_of_the_transform(block5):
             -fd_log_abs_det(block5.prior_transform, ui, h=1e-7), abs=1e-4)
 
 
+@pytest.mark.slow
 def test_density_is_the_sum_of_the_blocks(block5):
     # Each kind's normalisation is tested with it; the product's log-density is the sum of theirs.
     theta = block5.sample(500, seed=3)
@@ -74,7 +74,7 @@ def test_groups_of_the_block_problem_are_recovered_exactly():
     problem = BlockProblem()
     x = problem.posterior_sample(20_000, seed=6)
     u = problem.prior.inverse_prior_transform(x)
-    from flowprior._normal import ndtri_clipped
+    from flowprior.kernels.normal import ndtri_clipped
 
     blocks, mi, limit = find_blocks(ndtri_clipped(u), np.ones(len(x)))
     assert blocks == problem.blocks
@@ -105,6 +105,20 @@ def test_blocks_given_by_hand_are_used():
     assert flow.blocks == [["a", "b", "c", "d"], ["e"]] and flow.kinds == ["maf", "kde"]
 
 
+def test_a_one_parameter_kde_block_keeps_at_most_kde_max_points_with_the_same_distribution():
+    # A KDE costs a call linear in its points; 6000 rows are thinned by weight to KDE_MAX_POINTS.
+    rng = np.random.default_rng(3)
+    x = np.column_stack([np.where(rng.random(6000) < 0.3, rng.normal(-0.5, 0.1, 6000), rng.normal(0.4, 0.2, 6000)),
+                         rng.normal(0.0, 0.3, 6000)]).clip(-0.99, 0.99)
+    w = rng.uniform(0.5, 1.5, 6000)
+    prior = fp.UniformPrior([-1, -1], [1, 1], params=["a", "b"])
+    flow = fp.BlockFlow.fit(x, w, prior=prior, blocks=[["a"], ["b"]], seed=0, **SMALL)
+    kde = flow.components[0]
+    assert flow.kinds[0] == "kde" and len(kde.points) <= KDE_MAX_POINTS
+    # The thinned kernels carry the data's weight on each side of the gap (x < 0 is theta < 0 here).
+    assert abs(np.average(kde.points[:, 0] < 0, weights=kde.weights) - np.average(x[:, 0] < 0, weights=w)) < 0.02
+
+
 @pytest.mark.parametrize("blocks, error, match", [
     ([["a", "b"], ["c", "d"]], ValueError, "missing \\['e'\\]"),
     ([["a", "b", "c"], ["c", "d", "e"]], ValueError, "repeated \\['c'\\]"),
@@ -113,13 +127,13 @@ def test_blocks_given_by_hand_are_used():
     ([["a", "b"], "cde"], TypeError, "expected each block as a list"),
 ])
 def test_bad_blocks_are_refused_before_training(blocks, error, match, monkeypatch):
-    monkeypatch.setattr("flowprior.training.train_maf", lambda *a, **k: pytest.fail("training started"))
+    monkeypatch.setattr("flowprior.training.maf.train_maf", lambda *a, **k: pytest.fail("training started"))
     with pytest.raises(error, match=match):
         fp.BlockFlow.fit(five_d(500, 10), prior=BOX, blocks=blocks)
 
 
 def test_a_base_prior_that_is_not_a_product_is_refused(monkeypatch):
-    monkeypatch.setattr("flowprior.training.train_maf", lambda *a, **k: pytest.fail("training started"))
+    monkeypatch.setattr("flowprior.training.maf.train_maf", lambda *a, **k: pytest.fail("training started"))
     x = five_d(500, 11)
     cov = np.eye(5)
     cov[2, 3] = cov[3, 2] = 0.3  # the prior couples c and d
@@ -143,6 +157,7 @@ def test_a_gaussian_base_prior_keeps_the_pairs_it_couples_together():
     assert flow.blocks == [["p0", "p1"], ["p2"]]
 
 
+@pytest.mark.slow
 def test_widened_widens_the_flow_and_gaussian_blocks(block5):
     wide = block5.widened(2.0)
     assert wide.kinds == block5.kinds
@@ -152,8 +167,19 @@ def test_widened_widens_the_flow_and_gaussian_blocks(block5):
     assert np.std(wide.prior_transform(u)[:, 0]) > 1.5 * np.std(block5.prior_transform(u)[:, 0])
 
 
+@pytest.mark.slow
 def test_run_and_marginal_stats_take_a_block_flow(block5):
     res = fp.run(lambda t: -0.5 * float(np.sum((t - 0.1) ** 2)), block5, nlive=30, seed=14, dlogz=2.0)
     assert np.isfinite(res.logZ) and res.samples[list(block5.params)].shape[1] == 5
     st = fp.marginal_stats(block5, nsamples=1000, seed=15)
     assert np.isfinite(st.D_KL) and st.d_G > 0
+
+
+def test_the_cli_info_reports_the_blocks_and_their_kinds(block5, tmp_path, capsys):
+    from flowprior.cli import main
+
+    block5.save(tmp_path / "b.fpz")
+    assert main(["info", str(tmp_path / "b.fpz")]) == 0
+    out = capsys.readouterr().out
+    assert "blocks found by mutual information above 0.0" in out
+    assert "  maf      a, b" in out and "  gaussian c, d" in out and "  kde      e" in out

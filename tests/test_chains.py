@@ -10,7 +10,7 @@ from anesthetic import read_chains
 import flowprior as fp
 
 from . import polychord_standin
-from .nested_checks import assert_within
+from .helpers import assert_within
 
 PRIOR = fp.UniformPrior([-5, -5], [5, 5], params=["a", "b"])
 SMALL = dict(hidden_layers=(8, 8), number_networks=2, epochs=10)
@@ -56,6 +56,7 @@ def test_getdist_format_files(run_result, tmp_path):
     assert flow.ndims == 2
 
 
+@pytest.mark.slow
 def test_polychord_output_feeds_straight_back(monkeypatch):
     monkeypatch.setitem(sys.modules, "pypolychord", polychord_standin)
     res = fp.run(loglike, PRIOR, sampler="polychord", nlive=60, seed=1)

@@ -17,6 +17,7 @@ def chains(tmp_path_factory):
     return str(root)
 
 
+@pytest.mark.slow
 def test_round_trip(chains, tmp_path, capsys):
     flow_path = tmp_path / "f.fpz"
     assert main(["train", chains, "--params", "b,a", "--bounds=-5:5,-5:5", "-o", str(flow_path),
@@ -96,6 +97,7 @@ def marginal_files(tmp_path_factory):
     return paths
 
 
+@pytest.mark.slow
 def test_stats_prints_D_KL_and_d_G(marginal_files, capsys):
     assert main(["stats", str(marginal_files["A"]), "-n", "2000"]) == 0
     out = capsys.readouterr().out
@@ -104,6 +106,7 @@ def test_stats_prints_D_KL_and_d_G(marginal_files, capsys):
     assert f"d_G  = {st.d_G:.4f} +- {st.d_G_err:.4f}" in out
 
 
+@pytest.mark.slow
 def test_stats_of_an_ensemble_includes_its_spread(marginal_files, capsys):
     members = f"{marginal_files['A']},{marginal_files['B']}"
     assert main(["stats", members, "-n", "1000"]) == 0
@@ -118,6 +121,7 @@ def test_stats_against_a_saved_prior(marginal_files, capsys):
     assert f"against {marginal_files['prior']}" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_joint_prints_the_evidence_and_writes_samples(marginal_files, tmp_path, capsys):
     csv = tmp_path / "joint.csv"
     assert main(["joint", str(marginal_files["A"]), f"{marginal_files['B']},{marginal_files['B']}",
@@ -149,7 +153,7 @@ def no_training(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("training started")
 
-    monkeypatch.setattr("flowprior.training.train_maf", refuse)
+    monkeypatch.setattr("flowprior.training.maf.train_maf", refuse)
 
 
 @pytest.mark.parametrize("output, message", [("missing_dir/f.fpz", "expected -o in an existing directory"),

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import flowprior as fp
-from flowprior.data import effective_sample_size, estimate_box, prepare
 from flowprior.errors import BoundsEstimatedWarning, TrainingDataError
+from flowprior.flows.data import effective_sample_size, estimate_box, prepare
 
 BOX = fp.UniformPrior([0, 0], [1, 1])
 
@@ -26,7 +26,7 @@ def test_array_input_defaults(xs):
 def test_zero_weights_are_dropped_and_logged(xs, caplog):
     w = np.ones(100)
     w[:10] = 0
-    with caplog.at_level(logging.INFO, logger="flowprior.data"):
+    with caplog.at_level(logging.INFO, logger="flowprior.flows.data"):
         data = prepare(xs, w, prior=BOX)
     assert data.theta.shape == (90, 2)
     assert "dropping 10 sample(s) with zero weight" in caplog.text
@@ -169,7 +169,7 @@ def test_too_few_effective_samples_for_a_box_raise():
 
 
 def test_split_too_small_raises():
-    from flowprior.training import split_indices
+    from flowprior.training.maf import split_indices
 
     with pytest.raises(ValueError, match="expected at least 2 training samples"):
         split_indices(3, 0.9, seed=0)

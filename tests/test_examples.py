@@ -6,11 +6,14 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from .nested_checks import Z_TOL, assert_within
+import pytest
+
+from .helpers import Z_TOL, assert_within
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
+@pytest.mark.slow
 def test_train_flow_prior_example(tmp_path, capsys):
     module = runpy.run_path(str(EXAMPLES / "train_flow_prior.py"))
     flow = module["main"](["--epochs", "5", "--out", str(tmp_path / "f.fpz")])
@@ -20,6 +23,7 @@ def test_train_flow_prior_example(tmp_path, capsys):
     assert (tmp_path / "f.fpz").exists()
 
 
+@pytest.mark.slow
 def test_check_command_reports_passing_checks(tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", "flowprior", "check", "--epochs", "40", "-q", "-o", str(tmp_path / "d.fpz")],
@@ -37,6 +41,7 @@ def test_cli_error_is_one_line_without_traceback():
     assert proc.stderr.strip() == "flowprior: error: expected epochs an integer >= 1; got 0"
 
 
+@pytest.mark.slow
 def test_demo_runs_two_stage_and_writes_the_plot(tmp_path):
     plot = tmp_path / "demo.png"
     proc = subprocess.run(
@@ -66,6 +71,7 @@ def test_demo_samples_are_embedded_and_fixed():
     np.testing.assert_array_equal(wa, wb)
 
 
+@pytest.mark.slow
 def test_dynesty_example(capsys):
     module = runpy.run_path(str(EXAMPLES / "dynesty_flow_prior.py"))
     res, truth = module["main"](["--nlive", "100", "--epochs", "20"])
@@ -73,6 +79,7 @@ def test_dynesty_example(capsys):
     assert "dynesty directly" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_polychord_example_with_standin(flow2, tmp_path, monkeypatch, capsys):
     from . import polychord_standin
 
@@ -84,6 +91,7 @@ def test_polychord_example_with_standin(flow2, tmp_path, monkeypatch, capsys):
     assert "PolyChord directly" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_old_chains_example(capsys):
     module = runpy.run_path(str(EXAMPLES / "train_on_old_chains.py"))
     flow, chains = module["main"](["--epochs", "30"])
@@ -92,6 +100,7 @@ def test_old_chains_example(capsys):
     np.testing.assert_allclose(flow.sample(20_000, seed=1).mean(axis=0), mean, atol=0.1)
 
 
+@pytest.mark.slow
 def test_joint_analysis_example(capsys):
     module = runpy.run_path(str(EXAMPLES / "joint_analysis.py"))
     ev, pair = module["main"](["--nlive", "150", "--n-flows", "2", "--epochs", "60"])

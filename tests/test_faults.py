@@ -51,6 +51,7 @@ def _finish(proc):
     return out, err
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("start_method", ["fork", "spawn"])
 def test_a_worker_that_dies_makes_the_run_raise_rather_than_hang(start_method, tmp_path):
     proc = _start("die", start_method, tmp_path)
@@ -69,6 +70,7 @@ def test_a_dying_worker_under_nautilus_raises_too(tmp_path):
     assert out.strip().splitlines()[-1] == "WorkerDiedError", err[-2000:]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("start_method", ["fork", "spawn"])
 def test_ctrl_c_ends_a_pooled_run_promptly_and_stops_its_workers(start_method, tmp_path):
     proc = _start("slow", start_method, tmp_path)

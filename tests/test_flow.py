@@ -1,6 +1,5 @@
 """Properties of a trained MAF prior: exactness, determinism, tails, accuracy."""
 
-import json
 import pickle
 import subprocess
 import sys
@@ -9,12 +8,10 @@ import numpy as np
 import pytest
 
 import flowprior as fp
-from flowprior._normal import ndtri_clipped
-from flowprior.training import split_indices
+from flowprior.kernels.normal import ndtri_clipped
+from flowprior.training.maf import split_indices
 
-from .conftest import COV2, MEAN2, TINY, log_normal
-from .nested_checks import assert_within
-from .test_priors import fd_log_abs_det
+from .helpers import COV2, MEAN2, TINY, assert_identical_in_a_fresh_process, assert_within, fd_log_abs_det, log_normal
 
 
 def test_protocol_attributes(flow2, box2):
@@ -42,6 +39,7 @@ def test_log_prob_is_minus_log_det_of_prior_transform(name, request):
         assert flow.log_prob(flow.prior_transform(u)) == pytest.approx(expected, abs=1e-5)
 
 
+@pytest.mark.slow
 def test_normalised_by_quadrature_in_2d(flow2, box2):
     # Midpoint rule on the box; the density is smooth, so the error is far below 1e-3.
     n = 800
@@ -139,6 +137,7 @@ def test_reproduces_gaussian_mean_and_covariance(flow2):
     np.testing.assert_array_less(np.abs(cov - COV2), err_cov + 0.05 * np.abs(COV2))
 
 
+@pytest.mark.slow
 def test_training_is_deterministic_for_a_seed(gauss2_samples, box2, flow2):
     again = fp.MAF.fit(gauss2_samples, prior=box2, seed=0, **TINY)
     u = np.random.default_rng(10).random((20, 2))
@@ -146,6 +145,7 @@ def test_training_is_deterministic_for_a_seed(gauss2_samples, box2, flow2):
     assert again.history["val_loss"] == flow2.history["val_loss"]
 
 
+@pytest.mark.slow
 def test_different_seeds_give_different_flows(gauss2_samples, box2, flow2):
     other = fp.MAF.fit(gauss2_samples, prior=box2, seed=1, **{**TINY, "epochs": 2})
     u = np.full(2, 0.3)
@@ -205,29 +205,6 @@ def test_flow_as_base_prior_of_another_flow(flow2):
     assert nested.log_prob(nested.prior_transform(u)) == pytest.approx(-fd_log_abs_det(nested.prior_transform, u), abs=1e-5)
 
 
-SUBPROCESS = """
-import sys, json, numpy as np, flowprior as fp
-flow = fp.load(sys.argv[1])
-u = np.array(json.loads(sys.argv[2]))
-theta = flow.prior_transform(u)
-out = {"theta": theta.tolist(), "logp": flow.log_prob(theta).tolist(),
-       "tf": any(m.split('.')[0] in ('tensorflow', 'tf_keras', 'tensorflow_probability') for m in sys.modules)}
-print(json.dumps(out))
-"""
-
-
-def assert_identical_in_a_fresh_process(flow, path, u):
-    """Save ``flow``, load and evaluate it in another interpreter: no TF, same bits."""
-    flow.save(path)
-    out = subprocess.run([sys.executable, "-c", SUBPROCESS, str(path), json.dumps(u.tolist())],
-                         capture_output=True, text=True, check=True)
-    got = json.loads(out.stdout)
-    assert got["tf"] is False
-    # Identical across processes, bit for bit (JSON floats round-trip exactly).
-    np.testing.assert_array_equal(np.array(got["theta"]), flow.prior_transform(u))
-    np.testing.assert_array_equal(np.array(got["logp"]), flow.log_prob(flow.prior_transform(u)))
-
-
 def test_load_and_evaluate_in_a_process_without_tensorflow(flow2, tmp_path):
     assert_identical_in_a_fresh_process(flow2, tmp_path / "flow.fpz", np.random.default_rng(15).random((5, 2)))
 
@@ -281,13 +258,13 @@ def test_wrong_shape_raises(flow2):
 
 
 def test_numba_backend_without_numba_raises(flow2, monkeypatch):
-    monkeypatch.setitem(sys.modules, "flowprior._numba", None)
+    monkeypatch.setitem(sys.modules, "flowprior.kernels._numba", None)
     with pytest.raises(ImportError, match="backend='numba' needs numba"):
         flow2.with_backend("numba")
 
 
 def test_auto_backend_falls_back_to_numpy_without_numba(flow2, monkeypatch):
-    monkeypatch.setitem(sys.modules, "flowprior._numba", None)
+    monkeypatch.setitem(sys.modules, "flowprior.kernels._numba", None)
     assert flow2.with_backend("auto").backend == "numpy"
 
 

@@ -7,10 +7,10 @@ import pytest
 from scipy.stats import multivariate_normal
 
 import flowprior as fp
-from flowprior.importance import DEFAULT_N_EFF, _estimate, pareto_khat
 from flowprior.problems import GaussianProblem
+from flowprior.workflows.importance import DEFAULT_N_EFF, _estimate, pareto_khat
 
-from .nested_checks import Counter, assert_calibrated, assert_within
+from .helpers import Counter, assert_calibrated, assert_within
 
 BOX = fp.UniformPrior([-5.0, -5.0], [5.0, 5.0], params=["a", "b"])
 TRUTH = -np.log(100.0)
@@ -115,6 +115,7 @@ def test_max_ncall_ends_the_run_and_warns():
     assert res.ncall == like.n <= 700 and res.diagnostics["stopped_by"] == "max_ncall"
 
 
+@pytest.mark.slow
 def test_flow_proposal_in_six_dimensions():
     problem = GaussianProblem(6, half_width=5.0)
     samples = problem.posterior_sample(4000, seed=0)

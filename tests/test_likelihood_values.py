@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import flowprior as fp
-from flowprior.counting import CountedLikelihood, checked
+from flowprior.samplers.counting import CountedLikelihood, checked
 
 from . import polychord_standin
 

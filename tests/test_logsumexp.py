@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy.special import logsumexp as scipy_logsumexp
 
-from flowprior._logsumexp import logsumexp
+from flowprior.kernels.logsumexp import logsumexp
 
 
 @pytest.mark.parametrize("axis", [None, 0, 1])

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from flowprior import _tfp, made
-from flowprior._numba import NumbaKernel
+from flowprior.kernels._numba import NumbaKernel
 
-from .conftest import log_normal
+from .helpers import log_normal
 
 D = 4
 PERMS = [[3, 1, 0, 2], [2, 0, 3, 1]]
@@ -184,7 +184,7 @@ def test_different_hidden_layers_raise(network):
 def test_numba_ndtri_matches_scipy():
     from scipy.special import ndtri
 
-    from flowprior._numba import _ndtri
+    from flowprior.kernels._numba import _ndtri
 
     u = np.concatenate([np.random.default_rng(2).random(20_000), np.logspace(-300, -1, 600),
                         1 - np.logspace(-16, -1, 300), 0.5 + np.logspace(-15, -2, 100)])
@@ -198,7 +198,7 @@ def test_numba_ndtri_matches_scipy():
 def test_numba_ndtr_matches_scipy():
     from scipy.special import ndtr
 
-    from flowprior._numba import _ndtr
+    from flowprior.kernels._numba import _ndtr
 
     x = np.concatenate([np.linspace(-37.5, 9, 20_001), np.random.default_rng(3).normal(size=1000)])
     got = np.array([_ndtr(v) for v in x])
@@ -211,7 +211,7 @@ def test_numba_ndtr_matches_scipy():
 
 
 def test_fold_standardisation_is_exact():
-    from flowprior.made import fold_standardisation, inverse, pack
+    from flowprior.kernels.made import fold_standardisation, inverse, pack
 
     rng = np.random.default_rng(40)
     d = 3
@@ -234,7 +234,7 @@ def test_fold_standardisation_is_exact():
 
 
 def test_widen_base_scales_the_base_variable_exactly(network, z):
-    from flowprior.made import widen_base
+    from flowprior.kernels.made import widen_base
 
     _, packed, (kernels, biases, masks) = network
     x = made.forward(packed, z)

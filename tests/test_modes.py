@@ -8,12 +8,14 @@ from scipy import integrate
 from scipy.stats import multivariate_normal
 
 import flowprior as fp
-from flowprior.modes import (CubeBox, Island, SeparatedModes, climb, laplace, log_mass_above, lost_islands,
-                             recover_lost_modes, separated_by_a_valley)
+from flowprior.priors.cube import CubeBox
 from flowprior.problems import MixtureProblem, _correlation_cov
-from flowprior.two_stage import STAGE1_DYNESTY_DEFAULTS
+from flowprior.workflows.two_stage.islands import Island, SeparatedModes, lost_islands
+from flowprior.workflows.two_stage.probes import climb, laplace, log_mass_above, separated_by_a_valley
+from flowprior.workflows.two_stage.recovery import recover_lost_modes
+from flowprior.workflows.two_stage.workflow import STAGE1_DYNESTY_DEFAULTS
 
-from .nested_checks import first_seed
+from .helpers import first_seed
 
 BOX = fp.UniformPrior([-5.0, -5.0], [5.0, 5.0])
 TWO = MixtureProblem([[-2.0, -2.0], [2.0, 2.0]], [0.04 * np.eye(2), 0.04 * np.eye(2)], [0.5, 0.5], half_width=5.0)

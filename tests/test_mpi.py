@@ -7,6 +7,7 @@ Needs mpirun, mpi4py and an MPI build of pypolychord; skipped otherwise.
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -16,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from .nested_checks import assert_within
+from .helpers import assert_within
 
 HERE = Path(__file__).parent
 
@@ -35,6 +36,9 @@ def _mpi_polychord():
 pytestmark = pytest.mark.skipif(_mpi_polychord() is not None, reason=str(_mpi_polychord()))
 
 
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
 def _mpirun(script, *args, cwd, np_=2, timeout=600, ok=True):
     cmd = ["mpirun", "-np", str(np_), "--oversubscribe"]
     if os.geteuid() == 0:
@@ -46,11 +50,14 @@ def _mpirun(script, *args, cwd, np_=2, timeout=600, ok=True):
     if not ok:
         return out
     assert out.returncode == 0, out.stderr[-3000:]
-    return [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")], Path(env["TMPDIR"])
+    # numba's colorama writes an ANSI reset to stdout at exit, on whichever rank: strip escape codes.
+    lines = [ANSI.sub("", line) for line in out.stdout.splitlines()]
+    return [json.loads(line) for line in lines if line.startswith("{")], Path(env["TMPDIR"])
 
 
+@pytest.mark.slow
 def test_polychord_under_mpi_gives_every_rank_the_same_result_with_calls_summed(flow2, tmp_path):
-    from .test_run import wide_loglike
+    from .helpers import wide_loglike
 
     path = tmp_path / "flow.fpz"
     flow2.save(path)
@@ -78,6 +85,7 @@ def test_a_failure_on_one_rank_ends_the_whole_job_with_its_error(tmp_path):
     assert "ValueError: a likelihood that fails on one rank" in out.stderr
 
 
+@pytest.mark.slow
 def test_two_stage_with_polychord_under_mpi_agrees_on_every_rank(tmp_path):
     work = tmp_path / "work"
     work.mkdir()

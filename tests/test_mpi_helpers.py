@@ -1,8 +1,8 @@
-"""flowprior.mpi without mpirun: a fake communicator stands in for each rank."""
+"""flowprior.samplers.mpi without mpirun: a fake communicator stands in for each rank."""
 
 import pytest
 
-from flowprior.mpi import mpi_comm, on_root
+from flowprior.samplers.mpi import mpi_comm, on_root
 
 
 class FakeComm:

@@ -7,8 +7,7 @@ import pytest
 
 import flowprior as fp
 
-from .nested_checks import assert_within
-from .test_run import BOX, TRUTH_BOX, _MapOnly, gaussian_loglike, wide_loglike
+from .helpers import BOX, TRUTH_BOX, MapOnly, assert_within, gaussian_loglike, wide_loglike
 
 pytest.importorskip("nautilus")
 
@@ -27,6 +26,7 @@ def flow_run(flow2):
     return fp.run(like, flow2, sampler="nautilus", seed=3, **CHEAP), len(calls)
 
 
+@pytest.mark.slow
 def test_nautilus_with_a_flow_prior_gives_the_evidence_under_the_flow(flow2, flow_run):
     res, _ = flow_run
     like = np.exp(wide_loglike(flow2.sample(100_000, seed=3)))  # E_q[L]: the evidence under the flow
@@ -47,6 +47,7 @@ def test_nautilus_counts_every_call_and_returns_weighted_samples_named_by_the_pa
     assert np.all(np.isfinite(flow2.log_prob(res.samples[list(flow2.params)].to_numpy())))  # in the support
 
 
+@pytest.mark.slow
 def test_nautilus_with_the_same_seed_gives_the_same_result():
     a = fp.run(gaussian_loglike, BOX, sampler="nautilus", seed=11, **CHEAP)
     b = fp.run(gaussian_loglike, BOX, sampler="nautilus", seed=11, **CHEAP)
@@ -54,6 +55,7 @@ def test_nautilus_with_the_same_seed_gives_the_same_result():
     assert_within(a.logZ, TRUTH_BOX, a.logZerr)
 
 
+@pytest.mark.slow
 def test_nautilus_keeps_the_exploration_phase_only_when_asked():
     res = fp.run(gaussian_loglike, BOX, sampler="nautilus", seed=12, **CHEAP)
     assert res.raw.discard_exploration is True
@@ -61,6 +63,7 @@ def test_nautilus_keeps_the_exploration_phase_only_when_asked():
     assert kept.raw.discard_exploration is False
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["npool", "user pool"])
 def test_nautilus_on_a_pool_counts_the_calls_in_the_workers(kind):
     if kind == "npool":
@@ -91,8 +94,8 @@ def test_nautilus_refuses_one_dimension():
 
 
 def test_nautilus_refuses_a_pool_without_a_size():
-    with pytest.raises(ValueError, match="expected a pool that gives its size .* for nautilus; got a _MapOnly"):
-        fp.run(gaussian_loglike, BOX, sampler="nautilus", pool=_MapOnly())
+    with pytest.raises(ValueError, match="expected a pool that gives its size .* for nautilus; got a MapOnly"):
+        fp.run(gaussian_loglike, BOX, sampler="nautilus", pool=MapOnly())
 
 
 def test_two_stage_refuses_nautilus_which_gives_no_dead_points():

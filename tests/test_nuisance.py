@@ -5,7 +5,8 @@ import pytest
 
 import flowprior as fp
 from flowprior.problems import LinearGaussianPair
-from .nested_checks import Z_TOL, assert_within
+
+from .helpers import Z_TOL, assert_within
 
 TINY_FLOW = dict(hidden_layers=(16, 16), number_networks=2, epochs=100, patience=15)
 
@@ -33,6 +34,7 @@ def joint_run(pair, likelihoods):
     return j, fp.run(j, pair.prior_core, nlive=300, seed=5)
 
 
+@pytest.mark.slow
 def test_inputs_take_logZ_and_its_error_from_the_samples(runs, likelihoods):
     for X in "AB":
         assert likelihoods[X].logZ == pytest.approx(float(runs[X].samples.logZ()), abs=1e-12)
@@ -40,6 +42,7 @@ def test_inputs_take_logZ_and_its_error_from_the_samples(runs, likelihoods):
         assert likelihoods[X].n_flows == 3
 
 
+@pytest.mark.slow
 def test_joint_evidence_matches_the_analytic_answer(pair, likelihoods, joint_run):
     j, res = joint_run
     ev = j.evidence(res)
@@ -52,6 +55,7 @@ def test_joint_evidence_matches_the_analytic_answer(pair, likelihoods, joint_run
     assert_within(ev.logZ - inputs_off, pair.logZ["AB"], np.hypot(ev.sampling_err, ev.density_err))
 
 
+@pytest.mark.slow
 def test_joint_posterior_matches_the_analytic_one(pair, joint_run):
     _, res = joint_run
     x = res.samples[pair.core].to_numpy()
@@ -66,6 +70,7 @@ def test_joint_posterior_matches_the_analytic_one(pair, joint_run):
     np.testing.assert_allclose(cov / np.outer(sd, sd), pair.joint_cov / np.outer(sd, sd), atol=0.15)
 
 
+@pytest.mark.slow
 def test_likelihood_is_P_Z_over_pi(pair, likelihoods):
     L = likelihoods["A"]
     theta = np.array([0.2, -0.1])
@@ -76,6 +81,7 @@ def test_likelihood_is_P_Z_over_pi(pair, likelihoods):
     assert L([9.0, 0.0]) == -np.inf
 
 
+@pytest.mark.slow
 def test_member_loglikelihoods_average_to_the_likelihood(likelihoods):
     L = likelihoods["B"]
     theta = np.array([[0.1, 0.2], [-0.3, 0.4]])
@@ -155,21 +161,21 @@ def test_fit_without_logZ_from_arrays_raises(pair):
 
 def test_fit_with_unknown_flow_raises(pair):
     with pytest.raises(ValueError, match="expected flow in"):
-        fp.NuisanceFreeLikelihood.fit(np.zeros((100, 2)), 0.0, prior=pair.prior_core, flow="nice")
+        fp.NuisanceFreeLikelihood.fit(np.zeros((100, 2)), logZ=0.0, prior=pair.prior_core, flow="nice")
 
 
 def test_fit_with_no_members_raises(pair):
     with pytest.raises(ValueError, match="expected n_flows >= 1; got 0"):
-        fp.NuisanceFreeLikelihood.fit(np.zeros((100, 2)), 0.0, prior=pair.prior_core, n_flows=0)
+        fp.NuisanceFreeLikelihood.fit(np.zeros((100, 2)), logZ=0.0, prior=pair.prior_core, n_flows=0)
 
 
 def test_fit_with_non_prior_raises():
     with pytest.raises(TypeError, match="expected prior to be a flowprior Prior; got NoneType"):
-        fp.NuisanceFreeLikelihood.fit(np.zeros((100, 2)), 0.0, prior=None)
+        fp.NuisanceFreeLikelihood.fit(np.zeros((100, 2)), logZ=0.0, prior=None)
 
 
 def test_kde_members_work(pair):
     rng = np.random.default_rng(3)
     x = rng.multivariate_normal(pair.mean["A"][:2], pair.cov["A"][:2, :2], size=800)
-    L = fp.NuisanceFreeLikelihood.fit(x, pair.logZ["A"], prior=pair.prior_core, flow="kde", n_flows=2, seed=0)
+    L = fp.NuisanceFreeLikelihood.fit(x, logZ=pair.logZ["A"], prior=pair.prior_core, flow="kde", n_flows=2, seed=0)
     assert L.n_flows == 2 and np.isfinite(L([0.2, -0.1]))

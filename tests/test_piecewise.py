@@ -10,11 +10,10 @@ from scipy.special import logsumexp
 
 import flowprior as fp
 from flowprior.errors import TrainingDataError
-from flowprior.piecewise import _train_cluster_in_child, cluster
+from flowprior.training.clustering import cluster
+from flowprior.training.piecewise import _train_cluster_in_child
 
-from .test_flow import assert_identical_in_a_fresh_process
-from .test_priors import fd_log_abs_det
-from .nested_checks import Z_TOL
+from .helpers import Z_TOL, assert_identical_in_a_fresh_process, fd_log_abs_det
 
 PW_TINY = dict(hidden_layers=(16, 16), number_networks=2, epochs=60, patience=10, n_jobs=1)
 BOX = fp.UniformPrior([-5.0, -5.0], [5.0, 5.0], params=["x", "y"])
@@ -31,6 +30,7 @@ def pw():
     return fp.PiecewiseMAF.fit(bimodal(4000, 0), prior=BOX, seed=0, **PW_TINY)
 
 
+@pytest.mark.slow
 def test_finds_the_two_modes_with_their_weights(pw):
     assert pw.n_clusters == 2
     x = bimodal(4000, 0)
@@ -65,6 +65,7 @@ def test_pushforward_matches_ancestral_sampling(pw):
     assert stats.ks_2samp(got @ proj, ref @ proj).pvalue > 0.001
 
 
+@pytest.mark.slow
 def test_normalised_by_quadrature(pw):
     # Quadrature in the Gaussianised cube x = Phi^-1(v), |x| < 8, where the
     # grid resolves a flow's tails near the box edges; the mass beyond (points
@@ -123,6 +124,7 @@ def test_is_a_valid_proposal_for_repartition(pw):
         assert rp.loglikelihood(t) + rp.prior.log_prob(t) == pytest.approx(BOX.log_prob(t), abs=1e-9)
 
 
+@pytest.mark.slow
 def test_user_labels_are_used():
     x = bimodal(3000, 9)
     labels = np.where(x[:, 0] < 0, "left", "right")
@@ -130,6 +132,7 @@ def test_user_labels_are_used():
     np.testing.assert_allclose(pw.weights, [np.mean(labels == "left"), np.mean(labels == "right")], atol=1e-12)
 
 
+@pytest.mark.slow
 def test_labels_follow_rows_when_zero_weights_are_dropped():
     x = bimodal(3000, 10)
     w = np.ones(3000)
@@ -161,6 +164,7 @@ def moons(n, seed):
     return arc + rng.normal(0, 0.1, (n, 2))
 
 
+@pytest.mark.slow
 def test_refinement_softens_a_cut_through_connected_crescents():
     x, held_out = moons(3000, 30), moons(5000, 31)
     opts = {**PW_TINY, "epochs": 100, "n_clusters": 2, "seed": 4}
@@ -173,6 +177,7 @@ def test_refinement_softens_a_cut_through_connected_crescents():
     np.testing.assert_array_equal(soft.labels, np.argmax(soft.component_log_probs(x), axis=1))
 
 
+@pytest.mark.slow
 def test_user_labels_are_kept_hard_by_default():
     x = bimodal(3000, 13)
     labels = (x[:, 0] + x[:, 1] > 0.5).astype(int)
@@ -186,6 +191,7 @@ def test_negative_refine_raises():
         fp.PiecewiseMAF.fit(bimodal(1000, 21), prior=BOX, n_clusters=1, refine=-1)
 
 
+@pytest.mark.slow
 def test_parallel_training_gives_the_sequential_flows():
     x = bimodal(3000, 11)
     opts = {**PW_TINY, "epochs": 5}
@@ -196,6 +202,7 @@ def test_parallel_training_gives_the_sequential_flows():
     np.testing.assert_allclose(two.prior_transform(u), one.prior_transform(u), rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.slow
 def test_cluster_chooses_one_for_unimodal_and_three_for_blobs():
     rng = np.random.default_rng(13)
     assert cluster(rng.normal(size=(3000, 2)), seed=0)[0].max() == 0
@@ -208,12 +215,13 @@ def test_cluster_chooses_one_for_unimodal_and_three_for_blobs():
 def test_tiny_kmeans_cluster_is_merged_with_a_warning(caplog):
     rng = np.random.default_rng(14)
     x = np.r_[rng.normal(0, 1, (2000, 2)), rng.normal(20, 1, (50, 2))]
-    with caplog.at_level(logging.WARNING, logger="flowprior.piecewise"):
+    with caplog.at_level(logging.WARNING, logger="flowprior.training.clustering"):
         labels, _ = cluster(x, n_clusters=2, min_cluster_size=200, seed=0)
     assert labels.max() == 0
     assert "merged into the nearest cluster" in caplog.text
 
 
+@pytest.mark.slow
 def test_fit_records_clusters_found_before_merging():
     rng = np.random.default_rng(15)
     x = np.r_[rng.normal(-2, 0.3, (2000, 2)), rng.normal(2, 0.3, (60, 2))]

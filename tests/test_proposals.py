@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import flowprior as fp
-from flowprior.proposals import CubeGaussian, fit_cube_gaussian
+from flowprior.priors.cube import CubeGaussian, fit_cube_gaussian
 
 BOX = fp.UniformPrior([-5.0, -5.0], [5.0, 5.0])
 MEAN = np.array([1.0, 2.0])
@@ -42,7 +42,7 @@ def test_its_density_is_the_jacobian_of_its_transform(gaussian):
 
 
 def test_it_fits_the_samples_moments_in_the_gaussianised_cube_times_the_inflation(gaussian):
-    from flowprior._normal import ndtri_clipped
+    from flowprior.kernels.normal import ndtri_clipped
 
     x = ndtri_clipped(BOX.inverse_prior_transform(X))
     np.testing.assert_allclose(gaussian.mean, x.mean(axis=0), rtol=1e-12)

@@ -6,8 +6,8 @@ from scipy import stats
 from scipy.stats import multivariate_normal
 
 import flowprior as fp
-from .nested_checks import assert_within
 
+from .helpers import assert_within
 
 BOX1 = fp.UniformPrior([-5.0], [5.0])
 GAUSS1 = fp.GaussianPrior([1.0], [0.25])
@@ -50,7 +50,6 @@ def test_mixture_round_trips_through_a_file(tmp_path):
 
 
 def test_repartition_preserves_the_integrand_and_bounds_the_likelihood():
-    rng = np.random.default_rng(4)
     prior = fp.UniformPrior([-5, -5], [5, 5])
     q = fp.GaussianPrior([0.5, 0.5], [0.01, 0.01])
     loglike = lambda t: multivariate_normal.logpdf(t, [0.5, 0.5], 0.02 * np.eye(2))
@@ -76,6 +75,7 @@ def gauss3(theta):
     return _MVN.logpdf(theta)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("beta, scale", [(0.0, 2.0), (0.3, 0.5)])
 def test_repartitioned_run_has_the_original_evidence(beta, scale):
     # An offset proposal.  The narrow one (scale 0.5) is only safe with beta > 0:

@@ -6,7 +6,7 @@ import pytest
 import flowprior as fp
 from flowprior.problems import MoreDataPair
 
-from .nested_checks import Counter, assert_within
+from .helpers import Counter, assert_within
 
 FLOW = dict(hidden_layers=(32, 32), number_networks=3, epochs=200, patience=20)
 
@@ -30,6 +30,7 @@ def test_more_data_pair_is_analytic(inside):
         MoreDataPair(2, ratio=1.0)
 
 
+@pytest.mark.slow
 def test_reweighting_array_samples(inside):
     like = Counter(inside.loglikelihood_B)
     samples_A = inside.posterior_sample_A(4000, seed=1)
@@ -42,6 +43,7 @@ def test_reweighting_array_samples(inside):
     assert isinstance(res.proposal, fp.MAF) and res.diagnostics["efficiency"] == res.n_eff / res.ncall
 
 
+@pytest.mark.slow
 def test_reweighting_nested_samples_of_A(inside):
     run_A = fp.run(inside.loglikelihood_A, inside.prior, nlive=150, seed=2)
     res = fp.reweight(inside.loglikelihood_B, run_A.samples, prior=inside.prior, n_eff=800, seed=3,
@@ -52,6 +54,7 @@ def test_reweighting_nested_samples_of_A(inside):
     assert again.logZ == res.logZ and again.ncall == res.ncall
 
 
+@pytest.mark.slow
 def test_posterior_of_B_beyond_A_warns():
     # B's posterior 4 of A's standard deviations away: the flow on A barely reaches it.
     far = MoreDataPair(2, ratio=0.5, shift=4.0)

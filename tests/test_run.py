@@ -8,25 +8,19 @@ import pytest
 from scipy.stats import multivariate_normal
 
 import flowprior as fp
-from flowprior.results import birth_contours, logZ_error
+from flowprior.samplers.results import birth_contours, logZ_error
 
 from . import polychord_standin
-from .nested_checks import Z_TOL, assert_calibrated, assert_within, live_to_dead_evidence_ratio
-
-BOX = fp.UniformPrior([-5.0, -5.0], [5.0, 5.0], params=["a", "b"])
-MU_L = np.array([0.5, -0.3])
-COV_L = np.array([[0.1, 0.05], [0.05, 0.2]])
-_MVN = multivariate_normal(MU_L, COV_L)
-TRUTH_BOX = -np.log(100.0)  # the normalised Gaussian lies well inside the box
-
-
-def gaussian_loglike(theta):
-    """Module level, so spawned pool workers can import it."""
-    return _MVN.logpdf(theta)
-
-
-def wide_loglike(theta):
-    return multivariate_normal.logpdf(theta, [0.35, 0.55], np.diag([0.08, 0.1]))
+from .helpers import (
+    BOX,
+    TRUTH_BOX,
+    MapOnly,
+    assert_calibrated,
+    assert_within,
+    gaussian_loglike,
+    live_to_dead_evidence_ratio,
+    wide_loglike,
+)
 
 
 @pytest.fixture()
@@ -40,6 +34,7 @@ def within_tolerance(res, truth):
     assert_within(res.logZ, truth, res.logZerr)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dynamic", [False, True])
 def test_dynesty_analytic_evidence(dynamic):
     opts = {"dynamic": True, "maxbatch": 1} if dynamic else {}
@@ -60,10 +55,11 @@ def test_polychord_standin_analytic_evidence(polychord):
 def flow_truth(flow2):
     # The evidence of L under the flow prior is E_q[L]: Monte Carlo from the
     # flow itself is exact up to its (here negligible) sampling error.
-    like = np.exp([wide_loglike(t) for t in flow2.sample(100_000, seed=3)])
+    like = np.exp(wide_loglike(flow2.sample(100_000, seed=3)))
     return np.log(like.mean()), like.std() / like.mean() / np.sqrt(like.size)
 
 
+@pytest.mark.slow
 def test_dynesty_with_flow_prior(flow2, flow_truth):
     truth, mc_err = flow_truth
     res = fp.run(wide_loglike, flow2, nlive=150, seed=4)
@@ -99,6 +95,7 @@ def serial_flow_run(flow2):
     return fp.run(wide_loglike, flow2, nlive=100, seed=8)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("start_method", ["fork", "spawn"])
 def test_pool_matches_serial_within_errors(flow2, flow_truth, serial_flow_run, start_method):
     truth, mc_err = flow_truth
@@ -124,6 +121,7 @@ class _LoggedLikelihood:
         return gaussian_loglike(theta)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["threads", "fork", "spawn"])
 def test_a_user_pool_counts_every_call_in_its_workers_exactly(kind, tmp_path):
     import multiprocessing
@@ -146,16 +144,11 @@ def test_a_user_pool_counts_every_call_in_its_workers_exactly(kind, tmp_path):
     assert_within(res.logZ, TRUTH_BOX, res.logZerr)
 
 
-class _MapOnly:
-    def map(self, f, iterable):
-        return map(f, iterable)
-
-
 @pytest.mark.parametrize("options, error, match", [
     (dict(pool=2), TypeError, r"expected pool to be an object with a map method \(for 2 processes, use npool=2\)"),
-    (dict(pool=_MapOnly()), ValueError, "expected queue_size for a pool that does not give its size"),
-    (dict(pool=_MapOnly(), queue_size=2, npool=2), ValueError, "expected npool or pool, not both"),
-    (dict(pool=_MapOnly(), queue_size=2, sampler="polychord"), ValueError, "expected pool only with sampler in"),
+    (dict(pool=MapOnly()), ValueError, "expected queue_size for a pool that does not give its size"),
+    (dict(pool=MapOnly(), queue_size=2, npool=2), ValueError, "expected npool or pool, not both"),
+    (dict(pool=MapOnly(), queue_size=2, sampler="polychord"), ValueError, "expected pool only with sampler in"),
 ])
 def test_a_bad_pool_is_refused_before_any_call(options, error, match):
     calls = []
@@ -166,7 +159,7 @@ def test_a_bad_pool_is_refused_before_any_call(options, error, match):
 
 def test_a_pool_with_only_map_runs_given_its_queue_size():
     calls = []
-    res = fp.run(lambda t: calls.append(1) or gaussian_loglike(t), BOX, nlive=50, seed=6, pool=_MapOnly(),
+    res = fp.run(lambda t: calls.append(1) or gaussian_loglike(t), BOX, nlive=50, seed=6, pool=MapOnly(),
                  queue_size=3)
     assert res.ncall == len(calls) > 0
 
@@ -232,6 +225,7 @@ def test_birth_contours_reproduce_nlive():
     np.testing.assert_array_equal(samples.nlive.to_numpy(), nlive)
 
 
+@pytest.mark.slow
 def test_logZ_error_matches_skilling_estimate():
     res = fp.run(gaussian_loglike, BOX, nlive=200, seed=13)
     skilling = np.sqrt(float(res.samples.D_KL()) / 200)
@@ -247,6 +241,7 @@ def test_dynesty_precision_criterion_stops_when_live_points_hold_that_fraction(p
     within_tolerance(res, TRUTH_BOX)
 
 
+@pytest.mark.slow
 def test_dynesty_precision_criterion_stops_earlier_than_dlogz():
     default = fp.run(gaussian_loglike, BOX, nlive=200, seed=15)
     loose = fp.run(gaussian_loglike, BOX, nlive=200, seed=15, precision_criterion=0.66)

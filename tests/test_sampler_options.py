@@ -49,6 +49,7 @@ def test_a_bad_option_value_is_refused_before_any_call(sampler, options, match, 
     assert calls == []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sampler, options", [("dynesty", {"dlogz": None}),
                                               ("nautilus", {"n_like_max": np.inf, "timeout": np.inf, "n_eff": 50,
                                                             "n_networks": 1})])

@@ -7,7 +7,7 @@ import flowprior as fp
 from flowprior.problems import BananaProblem, GaussianProblem
 from flowprior.samplers.sheared import ShearedEllipsoids
 
-from .nested_checks import Counter, assert_within
+from .helpers import Counter, assert_within
 
 dynesty_bounding = pytest.importorskip("dynesty.bounding")
 
@@ -74,6 +74,7 @@ def test_draws_are_uniform_in_the_bound_and_its_volume_is_the_ellipsoids():
     assert_within(share, np.mean(box[inside][:, 0] <= cut), np.sqrt(0.25 / len(draws) + 0.25 / inside.sum()))
 
 
+@pytest.mark.slow
 def test_a_run_with_the_sheared_bound_is_right_and_cheaper_on_a_banana():
     problem = BananaProblem(3)
     counted = {}

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 import flowprior as fp
-from .nested_checks import Z_TOL, assert_within
+
+from .helpers import Z_TOL, assert_within
 
 BOX = fp.UniformPrior([-5.0, -5.0, -5.0], [5.0, 5.0, 5.0])
 COV = np.array([[0.04, 0.01, 0.0], [0.01, 0.09, 0.02], [0.0, 0.02, 0.16]])
@@ -31,7 +32,7 @@ def test_errors_match_the_spread_over_seeds():
 
 
 def test_trained_flow_is_close_to_the_closed_form(flow2, box2):
-    from .conftest import COV2
+    from .helpers import COV2
 
     st = fp.marginal_stats(flow2, nsamples=20_000, seed=1)
     # The flow's own density error (a tiny test flow) adds a few hundredths of a nat.
@@ -92,6 +93,7 @@ def test_an_ensemble_of_identical_members_has_the_monte_carlo_error_of_their_mea
     assert_within(two.D_KL, closed_form_D_KL(COV, 1000.0), two.D_KL_err)
 
 
+@pytest.mark.slow
 def test_the_bootstrap_spread_enters_the_error_and_makes_it_honest_over_seeds():
     z_ens, z_mc = [], []
     for seed in range(8):

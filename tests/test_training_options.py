@@ -15,8 +15,8 @@ def no_training(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("training started")
 
-    monkeypatch.setattr("flowprior.training.train_maf", refuse)
-    monkeypatch.setattr("flowprior.piecewise.PiecewiseMAF._train_all", refuse, raising=False)
+    monkeypatch.setattr("flowprior.training.maf.train_maf", refuse)
+    monkeypatch.setattr("flowprior.flows.piecewise.PiecewiseMAF._train_all", refuse, raising=False)
 
 
 BAD = [
@@ -54,7 +54,7 @@ def test_piecewise_refuses_a_bad_option_before_clustering_or_training(options, e
 @pytest.mark.parametrize("options, error, match", [b for b in BAD if "backend" not in b[0]],
                          ids=[str(o) for o, _, _ in BAD if "backend" not in o])
 def test_the_trainer_refuses_a_bad_option_for_its_direct_callers(options, error, match):
-    from flowprior._options import training_options
+    from flowprior.training.options import training_options
 
     with pytest.raises(error, match=match):
         training_options(options)
@@ -95,7 +95,7 @@ def test_piecewise_passes_permutations_and_progress_on_to_its_flows(monkeypatch)
         seen.append(options)
         raise Stop
 
-    monkeypatch.setattr("flowprior.training.train_maf", record)
+    monkeypatch.setattr("flowprior.training.maf.train_maf", record)
     with pytest.raises(Stop):
         fp.PiecewiseMAF.fit(SAMPLES, prior=BOX, n_clusters=1, permutations="reverse", progress=True, n_jobs=1)
     assert seen[0].permutations == "reverse" and seen[0].progress is True
@@ -122,7 +122,7 @@ def test_params_given_as_one_string_is_refused_rather_than_split_into_letters(ki
 
 
 def test_systematic_resampling_draws_in_proportion_and_equal_weights_once_each():
-    from flowprior.training import systematic_resample
+    from flowprior.flows.data import systematic_resample
 
     rng = np.random.default_rng(1)
     np.testing.assert_array_equal(np.sort(systematic_resample(np.ones(50), rng)), np.arange(50))

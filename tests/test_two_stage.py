@@ -7,10 +7,11 @@ import pytest
 
 import flowprior as fp
 from flowprior.problems import BimodalProblem, GaussianProblem, MixtureProblem, _correlation_cov
-from flowprior.modes import SeparatedModes
-from flowprior.two_stage import CROSSCHECK_NLIVE_FACTOR, NLIVE_HIGH, STAGE1_DYNESTY_DEFAULTS, _warnings
+from flowprior.workflows.two_stage.diagnostics import _warnings
+from flowprior.workflows.two_stage.islands import SeparatedModes
+from flowprior.workflows.two_stage.workflow import CROSSCHECK_NLIVE_FACTOR, NLIVE_HIGH, STAGE1_DYNESTY_DEFAULTS
 
-from .nested_checks import Counter, assert_within, first_seed, live_to_dead_evidence_ratio
+from .helpers import Counter, assert_within, first_seed, live_to_dead_evidence_ratio
 
 GAUSS3 = GaussianProblem(3, half_width=5.0)
 BOX3, TRUTH3, MU, COV = GAUSS3.prior, GAUSS3.logZ, GAUSS3.mean, GAUSS3.cov
@@ -49,10 +50,13 @@ def test_two_stage_recovers_the_analytic_evidence_and_posterior():
     assert branches == pytest.approx(1.0)
     assert d["posterior_fraction_flow_branch"] > 0.3
     # exp(-KL(P || q)) <= 1, up to its Monte Carlo error over the stage-2 posterior.
-    assert 0.2 < d["importance_ess_fraction"] < 1.05
+    assert 0.2 < d["proposal_exp_minus_D_KL"] < 1.05
+    # The true effective fraction 1 / E_P[P/q] is below exp(-KL) (Jensen), and positive.
+    assert 0.0 < d["importance_ess_fraction"] <= d["proposal_exp_minus_D_KL"] + 1e-12
     assert d["warnings"] == [] and d["recovered_modes"] == []
 
 
+@pytest.mark.slow
 def test_two_stage_recovers_a_bimodal_evidence_and_its_mode_weights():
     problem = BimodalProblem(2, weights=(0.75, 0.25))
     tw = fp.two_stage(problem.loglikelihood, problem.prior, nlive_low=60, nlive_high=250, seed=4,
@@ -119,6 +123,7 @@ def test_two_stage_finds_again_a_mode_stage_1_lost_and_warns():
     assert tw.ncall == counter.n
 
 
+@pytest.mark.slow
 def test_a_mode_lost_without_recovery_is_a_silent_error_that_max_recovered_zero_accepts():
     # The failure the search exists for: the same run with the search off misses a quarter of the evidence.
     problem = narrow_minor_mode()
@@ -132,7 +137,7 @@ def test_a_mode_lost_without_recovery_is_a_silent_error_that_max_recovered_zero_
 
 def test_warnings_name_every_way_the_answer_may_be_wrong():
     base = {"posterior_fraction_prior_branch": 0.0, "clusters": [], "lost_mode_candidates_skipped": [],
-            "importance_ess_fraction": 0.9, "logZ_stage_difference_sigma": 0.0,
+            "proposal_exp_minus_D_KL": 0.9, "logZ_stage_difference_sigma": 0.0,
             "posterior_fraction_flow_branch": 0.9}
     assert _warnings(base, 50) == ([], [])
     problems, _ = _warnings({**base, "posterior_fraction_prior_branch": 0.05}, 50)
@@ -145,11 +150,12 @@ def test_warnings_name_every_way_the_answer_may_be_wrong():
     skipped = [{"level": -3.0, "reason": "more lost modes than max_modes=3", "estimated_fraction": 0.2}]
     problems, _ = _warnings({**base, "lost_mode_candidates_skipped": skipped}, 50)
     assert "estimated to hold 20% of the evidence that was not run again (more lost modes" in problems[0]
-    _, notes = _warnings({**base, "importance_ess_fraction": 0.1, "logZ_stage_difference_sigma": 5.0,
+    _, notes = _warnings({**base, "proposal_exp_minus_D_KL": 0.1, "logZ_stage_difference_sigma": 5.0,
                           "posterior_fraction_flow_branch": 0.1}, 50)
     assert len(notes) == 3
 
 
+@pytest.mark.slow
 def test_two_stage_gives_a_small_cluster_a_gaussian_and_a_floor_share():
     # A 0.95 / 0.05 pair: the small mode has too few effective samples for a flow of its own.
     problem = BimodalProblem(2, weights=(0.95, 0.05))
@@ -163,6 +169,7 @@ def test_two_stage_gives_a_small_cluster_a_gaussian_and_a_floor_share():
     assert_within(tw.logZ, problem.logZ, tw.logZerr)
 
 
+@pytest.mark.slow
 def test_two_stage_with_a_single_maf():
     tw = fp.two_stage(gauss3, BOX3, nlive_low=40, nlive_high=80, flow="maf", n_flows=1, flow_scale=1.2,
                       gaussian_weight=0.0, seed=2,
@@ -174,12 +181,14 @@ def test_two_stage_with_a_single_maf():
                                tw.flow.widened(1.2).log_prob(theta), rtol=1e-12)
 
 
+@pytest.mark.slow
 def test_two_stage_flow_scale_one_proposes_the_trained_flow():
     tw = fp.two_stage(gauss3, BOX3, nlive_low=40, nlive_high=80, flow="maf", n_flows=1, flow_scale=1.0, seed=2,
                       flow_options={"hidden_layers": (8, 8), "number_networks": 2, "epochs": 20})
     assert tw.repartitioned.prior.components[1] is tw.flow
 
 
+@pytest.mark.slow
 def test_two_stage_proposes_an_ensemble_of_flows_trained_on_the_tempered_posterior():
     tw = fp.two_stage(gauss3, BOX3, nlive_low=50, nlive_high=150, flow="maf", n_flows=2, flow_beta=0.5,
                       flow_scale=1.0, gaussian_weight=0.0, seed=3,
@@ -200,6 +209,7 @@ SMALL_TWO_STAGE = dict(nlive_low=40, nlive_high=100, flow="maf", n_flows=1, seed
                        flow_options={"hidden_layers": (8, 8), "number_networks": 2, "epochs": 20})
 
 
+@pytest.mark.slow
 def test_two_stage_stage2_stops_by_the_live_points_mean_evidence():
     tw = fp.two_stage(gauss3, BOX3, **SMALL_TWO_STAGE)
     # PolyChord's rule: the live points' evidence X <L~_live> just below 0.66 of the dead points'.
@@ -210,6 +220,7 @@ def test_two_stage_stage2_stops_by_the_live_points_mean_evidence():
     assert plain.high.raw["niter"] > tw.high.raw["niter"]
 
 
+@pytest.mark.slow
 def test_two_stage_dynamic_stage2_keeps_its_own_stopping_rules():
     tw = fp.two_stage(gauss3, BOX3, high_options={"dynamic": True, "maxbatch": 0}, **SMALL_TWO_STAGE)
     assert_within(tw.logZ, TRUTH3, tw.logZerr)
@@ -252,6 +263,7 @@ def test_two_stage_non_prior_raises():
         fp.two_stage(never, "box")
 
 
+@pytest.mark.slow
 def test_two_stage_quiet_on_a_unimodal_problem():
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
@@ -259,6 +271,7 @@ def test_two_stage_quiet_on_a_unimodal_problem():
     assert tw.diagnostics["warnings"] == []
 
 
+@pytest.mark.slow
 def test_two_stage_with_polychord_uses_its_stage_defaults(monkeypatch):
     import sys
 
@@ -310,6 +323,7 @@ def test_two_stage_splits_a_stage_1_holding_three_modes_and_finds_each():
     assert_within(tw.logZ, problem.logZ, tw.logZerr)
 
 
+@pytest.mark.slow
 def test_target_logZerr_adds_an_importance_stage_that_is_counted_and_combined():
     counter = Counter(gauss3)
     tw = fp.two_stage(counter, BOX3, nlive_low=50, seed=6, n_flows=1, flow_options=TINY, target_logZerr=0.02)
@@ -337,7 +351,7 @@ def test_nlive_high_defaults_to_NLIVE_HIGH_without_a_target():
 def test_stage_2_and_importance_stage_disagreeing_warns():
     from types import SimpleNamespace
 
-    from flowprior.two_stage import _importance_stage
+    from flowprior.workflows.two_stage.workflow import _importance_stage
 
     proposal = fp.GaussianPrior(MU, 2.0 * COV, params=BOX3.params)
     high = SimpleNamespace(logZ=TRUTH3 + 1.0, logZerr=0.05)  # a stage 2 that missed nothing but is 1 nat off
@@ -355,6 +369,7 @@ def test_bad_target_logZerr_is_rejected_before_any_call(bad):
     assert counter.n == 0
 
 
+@pytest.mark.slow
 def test_a_stage_1_sampling_by_slices_is_not_stopped_for_its_efficiency():
     # Slice and walk samplers spend many calls per point by design: with two modes, min_efficiency
     # would stop them as soon as the modes part and send each to a local run.

@@ -7,6 +7,8 @@ default and is not checked.
 import math
 import numbers
 
+from ..errors import FlowpriorValueError
+
 __all__ = ["check_values", "positive", "positive_or_inf", "positive_int", "count_or_auto", "fraction", "non_negative",
            "non_negative_int", "at_least_one"]
 
@@ -34,4 +36,4 @@ def check_values(sampler, options, rules):
     for name, (test, want) in rules.items():
         value = options.get(name)
         if value is not None and not test(value):
-            raise ValueError(f"expected {name} {want} for {sampler}; got {value!r}")
+            raise FlowpriorValueError(f"expected {name} {want} for {sampler}; got {value!r}")

@@ -19,7 +19,7 @@ ellipsoid of its own to a mode holding fewer than ``2 ndim`` of them; one
 ellipsoid then spans the modes and its efficiency collapses (a 5-D bimodal
 run at ``nlive=50`` spent 62k calls, most of them in its last iterations).
 A run that only has to find the modes can stop there and let each be run on
-its own (:func:`flowprior.modes.recover_lost_modes`); ``stop_check`` tells
+its own (:func:`flowprior.workflows.two_stage.recovery.recover_lost_modes`); ``stop_check`` tells
 that case from a curved posterior's, which collapses as well.
 
 The final live points are added in every case, so the evidence is the usual
@@ -32,9 +32,10 @@ volume-preserving quadratic shear of the live points, for curved contours
 
 import numpy as np
 
-from .._logsumexp import logsumexp
-from ..results import birth_contours, nested_samples
+from ..errors import FlowpriorTypeError, FlowpriorValueError, MissingDependencyError
+from ..kernels.logsumexp import logsumexp
 from ._checks import at_least_one, check_values, non_negative_int, positive, positive_int
+from .results import birth_contours, nested_samples
 
 __all__ = ["OPTIONS", "run_dynesty"]
 
@@ -59,7 +60,7 @@ def run_dynesty(loglikelihood, prior, *, nlive, seed, options):
     try:
         import dynesty
     except ImportError:
-        raise ImportError("sampler='dynesty' needs dynesty: pip install 'flowprior[dynesty]'") from None
+        raise MissingDependencyError("sampler='dynesty' needs dynesty: pip install 'flowprior[dynesty]'") from None
     options = dict(options)
     dynamic = bool(options.pop("dynamic", False))
     run_keys = _RUN_DYNAMIC if dynamic else _RUN_STATIC
@@ -69,7 +70,7 @@ def run_dynesty(loglikelihood, prior, *, nlive, seed, options):
     if options:
         unknown = ", ".join(sorted(options))
         kind = "dynamic" if dynamic else "static"
-        raise TypeError(f"dynesty ({kind}) does not accept option(s) {unknown}; "
+        raise FlowpriorTypeError(f"dynesty ({kind}) does not accept option(s) {unknown}; "
                         f"accepted: {', '.join(sorted(_INIT + run_keys + ('dynamic', 'pool', 'queue_size')))}")
     check_values("dynesty", {**init_kwargs, **run_kwargs}, RULES)
     if isinstance(init_kwargs.get("bound"), str) and init_kwargs["bound"] == "sheared":
@@ -78,13 +79,13 @@ def run_dynesty(loglikelihood, prior, *, nlive, seed, options):
         init_kwargs["bound"] = ShearedEllipsoids(prior.ndims)
     precision = run_kwargs.pop("precision_criterion", None)
     if precision is not None and not (np.isfinite(precision) and precision > 0.0):
-        raise ValueError(f"expected precision_criterion > 0; got {precision}")
+        raise FlowpriorValueError(f"expected precision_criterion > 0; got {precision}")
     min_eff = run_kwargs.pop("min_efficiency", None)
     if min_eff is not None and not (np.isfinite(min_eff) and 0.0 < min_eff < 1.0):
-        raise ValueError(f"expected 0 < min_efficiency < 1; got {min_eff}")
+        raise FlowpriorValueError(f"expected 0 < min_efficiency < 1; got {min_eff}")
     stop_check = run_kwargs.pop("stop_check", None)
     if stop_check is not None and not callable(stop_check):
-        raise TypeError(f"expected a callable stop_check; got {type(stop_check).__name__}")
+        raise FlowpriorTypeError(f"expected a callable stop_check; got {type(stop_check).__name__}")
     rstate = np.random.default_rng(seed)
     cls = dynesty.DynamicNestedSampler if dynamic else dynesty.NestedSampler
     sampler = cls(loglikelihood, prior.prior_transform, prior.ndims, nlive=nlive, rstate=rstate,

@@ -23,7 +23,16 @@ a result that may be wrong must not carry a confident error bar.
 
 import numpy as np
 
-from ._checks import at_least_one, check_values, fraction, non_negative_int, positive, positive_int, positive_or_inf
+from ..errors import FlowpriorTypeError, FlowpriorValueError, MissingDependencyError
+from ._checks import (
+    at_least_one,
+    check_values,
+    fraction,
+    non_negative_int,
+    positive,
+    positive_int,
+    positive_or_inf,
+)
 
 __all__ = ["OPTIONS", "run_nautilus"]
 
@@ -45,14 +54,15 @@ def run_nautilus(loglikelihood, prior, *, nlive, seed, options):
     options = dict(options)
     unknown = sorted(set(options) - set(OPTIONS))
     if unknown:
-        raise TypeError(f"nautilus does not accept option(s) {', '.join(unknown)}; accepted: {', '.join(OPTIONS)}")
+        raise FlowpriorTypeError(f"nautilus does not accept option(s) {', '.join(unknown)}; accepted: "
+                                 f"{', '.join(OPTIONS)}")
     check_values("nautilus", options, RULES)
     if prior.ndims < 2:
-        raise ValueError(f"expected a prior of at least 2 dimensions for nautilus; got {prior.ndims}")
+        raise FlowpriorValueError(f"expected a prior of at least 2 dimensions for nautilus; got {prior.ndims}")
     try:
         import nautilus
     except ImportError:
-        raise ImportError("sampler='nautilus' needs nautilus: pip install 'flowprior[nautilus]'") from None
+        raise MissingDependencyError("sampler='nautilus' needs nautilus: pip install 'flowprior[nautilus]'") from None
     init_kwargs = {k: options.pop(k) for k in _INIT if k in options}
     run_kwargs = {"discard_exploration": True, "verbose": False, **options}
     if seed is not None:

@@ -25,8 +25,9 @@ import traceback
 
 import numpy as np
 
-from ..mpi import mpi_comm
+from ..errors import FlowpriorTypeError, FlowpriorValueError, MissingDependencyError
 from ._checks import check_values, count_or_auto, fraction, non_negative, positive, positive_int
+from .mpi import mpi_comm
 
 __all__ = ["OPTIONS", "run_polychord"]
 
@@ -50,7 +51,7 @@ def _import_pypolychord():
     try:
         import pypolychord
     except ImportError:
-        raise ImportError(
+        raise MissingDependencyError(
             "sampler='polychord' needs pypolychord, which is not on PyPI: install it from "
             "https://github.com/PolyChord/PolyChordLite (pip install . in a clone, needs a "
             "Fortran compiler), or use sampler='dynesty'"
@@ -84,14 +85,14 @@ def run_polychord(loglikelihood, prior, *, nlive, seed, options):
     options = dict(options)
     unknown = sorted(set(options) - set(OPTIONS))
     if unknown:
-        raise TypeError(f"polychord does not accept option(s) {', '.join(unknown)}; "
+        raise FlowpriorTypeError(f"polychord does not accept option(s) {', '.join(unknown)}; "
                         f"accepted: {', '.join(OPTIONS)}")
     # Results are read back from the dead points under the prior's names, which flowprior writes.
     if options.get("write_dead", True) is not True:
-        raise ValueError("expected write_dead=True (flowprior reads the run back from its dead points; "
+        raise FlowpriorValueError("expected write_dead=True (flowprior reads the run back from its dead points; "
                          f"name a base_dir to keep the files); got write_dead={options['write_dead']!r}")
     if options.get("write_paramnames", False) is not False:
-        raise ValueError("expected write_paramnames=False (flowprior writes the .paramnames file with the "
+        raise FlowpriorValueError("expected write_paramnames=False (flowprior writes the .paramnames file with the "
                          "prior's params; PolyChord's own would rename them theta1, theta2, ...); got "
                          f"write_paramnames={options['write_paramnames']!r}")
     check_values("polychord", options, RULES)

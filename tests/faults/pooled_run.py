@@ -46,4 +46,4 @@ if __name__ == "__main__":
     except BaseException as exc:
         sys.stderr.write(f"{exc}\n")
         print(type(exc).__name__, flush=True)
-        raise SystemExit(1)
+        raise SystemExit(1) from None

@@ -1,0 +1,1 @@
+"""Evaluation kernels: the MADE weights, NumPy and numba passes, and special functions (no TensorFlow)."""

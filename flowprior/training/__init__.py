@@ -1,0 +1,1 @@
+"""Training flows: the one place with TensorFlow (:mod:`flowprior.training._tfp`), imported only to train."""

@@ -105,7 +105,7 @@ TARGETS = {"moons": Moons, "eight": eight, "rings": Rings, "blobs5": blobs5}
 
 
 def _count(ndims, width):
-    from flowprior import _tfp
+    from flowprior.training import _tfp
 
     _, mades = _tfp.build_distribution(ndims=ndims, hidden_layers=(width, width),
                                        number_networks=ARCH["number_networks"], activation="tanh",

@@ -276,7 +276,7 @@ def test_diverging_training_raises():
 
 
 def test_unexpected_network_layout_raises():
-    from flowprior import _tfp
+    from flowprior.training import _tfp
 
     class Fake:
         _masks = [np.ones((2, 2))]

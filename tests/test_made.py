@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
-from flowprior import _tfp, made
+from flowprior.kernels import made
 from flowprior.kernels._numba import NumbaKernel
+from flowprior.training import _tfp
 
 from .helpers import log_normal
 

@@ -183,7 +183,7 @@ def importance(loglikelihood, prior, proposal, *, n_eff=None, target_logZerr=Non
     start_method : {"fork", "spawn", "forkserver"}, optional
         The pool's start method; the platform default if None.
     progress : bool
-        Log each batch at INFO level (``logging.getLogger("flowprior.importance")``).
+        Log each batch at INFO level (``logging.getLogger("flowprior.workflows.importance")``).
 
     Returns
     -------

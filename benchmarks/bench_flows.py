@@ -11,6 +11,8 @@ Problems (analytic densities, :mod:`flowprior.problems` and below):
 
 Flows: ``old`` (the MAF defaults before resampled batches and the plateau schedule:
 ``patience=20, resample=False, schedule="constant"``), ``new`` (``MAF.fit``'s defaults),
+``wide``, ``deep`` and ``nets8`` (the defaults with MADEs of (80, 80) or (50, 50, 50) hidden units,
+or 8 of them),
 ``block`` (``BlockFlow.fit``'s defaults) and ``margarine`` (margarine 1.4.2's MAF with its
 defaults and early stopping, if importable: ``pip install --no-deps margarine==1.4.2``; it needs
 ``TF_USE_LEGACY_KERAS=1``, set here).  Each row: D_KL by Monte Carlo over 50,000 exact target
@@ -35,6 +37,9 @@ import flowprior as fp  # noqa: E402
 from flowprior.problems import BlockProblem  # noqa: E402
 
 OLD = dict(patience=20, resample=False, schedule="constant")
+# The default's architecture against wider, deeper and longer chains of MADEs (same training).
+ARCHITECTURES = {"wide": dict(hidden_layers=(80, 80)), "deep": dict(hidden_layers=(50, 50, 50)),
+                 "nets8": dict(number_networks=8)}
 
 
 class Banana6:
@@ -106,6 +111,8 @@ def fit(kind, theta, weights, prior, seed):
         return fp.MAF.fit(theta, weights, prior=prior, seed=seed, **OLD)
     if kind == "new":
         return fp.MAF.fit(theta, weights, prior=prior, seed=seed)
+    if kind in ARCHITECTURES:
+        return fp.MAF.fit(theta, weights, prior=prior, seed=seed, **ARCHITECTURES[kind])
     if kind == "block":
         return fp.BlockFlow.fit(theta, weights, prior=prior, seed=seed)
     return fit_margarine(theta, weights, prior)

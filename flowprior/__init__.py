@@ -6,22 +6,9 @@ global setting; TensorFlow is imported only to train.
 
 import logging
 
+from . import errors
 from ._version import __version__
-from .errors import (
-    BoundsEstimatedWarning,
-    FlowFileError,
-    FlowFormatVersionError,
-    FlowpriorError,
-    FlowpriorRuntimeError,
-    FlowpriorTypeError,
-    FlowpriorValueError,
-    LikelihoodValueError,
-    MissingDependencyError,
-    NotBijectiveError,
-    TrainingDataError,
-    TrainingDivergedError,
-    WorkerDiedError,
-)
+from .errors import *  # noqa: F403  (every exception and warning; errors.__all__ lists them once)
 from .flows.block import BlockFlow
 from .flows.ensemble import bootstrap_ensemble
 from .flows.kde import KDE
@@ -73,17 +60,4 @@ __all__ = [
     "marginal_stats",
     "MarginalStats",
     "bootstrap_ensemble",
-    "FlowpriorError",
-    "FlowpriorValueError",
-    "FlowpriorTypeError",
-    "FlowpriorRuntimeError",
-    "MissingDependencyError",
-    "NotBijectiveError",
-    "TrainingDivergedError",
-    "FlowFileError",
-    "FlowFormatVersionError",
-    "TrainingDataError",
-    "LikelihoodValueError",
-    "WorkerDiedError",
-    "BoundsEstimatedWarning",
-]
+] + errors.__all__

@@ -32,7 +32,7 @@ import numpy as np
 from .. import _registry
 from ..errors import FlowpriorTypeError, FlowpriorValueError
 from ..kernels.normal import ndtri_clipped
-from ..priors.base import Prior, _check_params
+from ..priors.base import Prior, _check_params, check_prior
 from ..priors.cube import CubeGaussian, fit_cube_gaussian
 from ..priors.simple import GaussianPrior, LogUniformPrior, UniformPrior
 from ..training.options import split_fit_options
@@ -207,8 +207,7 @@ class BlockFlow(Prior):
     """
 
     def __init__(self, components, blocks, *, prior, params=None, fit_info=None):
-        if not isinstance(prior, Prior):
-            raise FlowpriorTypeError(f"expected prior to be a flowprior Prior; got {type(prior).__name__}")
+        check_prior(prior)
         self.prior = prior
         self.ndims = prior.ndims
         self.params = _check_params(prior.params if params is None else params, self.ndims)
@@ -258,8 +257,7 @@ class BlockFlow(Prior):
         """
 
         split_fit_options(flow_options, extra=("backend",), name="flow options")
-        if not isinstance(prior, Prior):
-            raise FlowpriorTypeError(f"expected prior to be a flowprior Prior; got {type(prior).__name__}")
+        check_prior(prior)
         marginal_prior(prior, range(prior.ndims))  # a product prior, or a clear error now
         if not (isinstance(threshold, (int, float)) and np.isfinite(threshold) and threshold >= 0):
             raise FlowpriorValueError(f"expected threshold >= 0 (nats); got {threshold!r}")

@@ -27,8 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import BoundsEstimatedWarning, FlowpriorTypeError, TrainingDataError
-from ..priors.base import Prior, _check_params, _default_params, _refuse_a_string
+from ..errors import BoundsEstimatedWarning, TrainingDataError
+from ..priors.base import Prior, _check_params, _default_params, _refuse_a_string, check_prior
 from ..priors.simple import UniformPrior
 
 __all__ = ["TrainingData", "prepare", "effective_sample_size", "estimate_box", "NON_PARAMETER_COLUMNS"]
@@ -144,8 +144,8 @@ def prepare(samples, weights=None, *, prior=None, params=None):
     -------
     TrainingData
     """
-    if prior is not None and not isinstance(prior, Prior):
-        raise FlowpriorTypeError(f"expected prior to be a flowprior Prior; got {type(prior).__name__}")
+    if prior is not None:
+        check_prior(prior)
     _refuse_a_string(params)  # before a frame's columns are chosen by it
     if _is_frame(samples):
         theta, weights, params = _from_frame(samples, weights, None if params is None else list(params))

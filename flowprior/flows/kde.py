@@ -38,10 +38,10 @@ from scipy.linalg import solve_triangular
 from scipy.special import log_ndtr
 
 from .. import _registry
-from ..errors import FlowpriorTypeError, FlowpriorValueError
+from ..errors import FlowpriorValueError
 from ..kernels.logsumexp import logsumexp
 from ..kernels.normal import LOG_SQRT_2PI, Z_MAX, ndtr, ndtri_clipped
-from ..priors.base import Prior, _check_params
+from ..priors.base import Prior, _check_params, check_prior
 from .data import effective_sample_size, prepare
 
 __all__ = ["KDE"]
@@ -79,8 +79,7 @@ class KDE(Prior):
     """
 
     def __init__(self, points, weights, chol, *, prior, params=None):
-        if not isinstance(prior, Prior):
-            raise FlowpriorTypeError(f"expected prior to be a flowprior Prior; got {type(prior).__name__}")
+        check_prior(prior)
         points = np.asarray(points, dtype=np.float64)
         weights = np.asarray(weights, dtype=np.float64)
         chol = np.asarray(chol, dtype=np.float64)

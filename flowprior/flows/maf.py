@@ -33,10 +33,10 @@ import logging
 import numpy as np
 
 from .. import _registry
-from ..errors import FlowpriorTypeError, FlowpriorValueError, MissingDependencyError
+from ..errors import FlowpriorValueError, MissingDependencyError
 from ..kernels import made
 from ..kernels.normal import ndtri_clipped
-from ..priors.base import Prior, _check_params
+from ..priors.base import Prior, _check_params, check_prior
 from ..priors.simple import UniformPrior
 from ..training.options import BACKENDS, check_backend, training_options
 from .data import prepare
@@ -106,8 +106,7 @@ class MAF(Prior):
 
     def __init__(self, kernels, biases, masks, perms, *, activation, prior, params=None,
                  history=None, backend="auto"):
-        if not isinstance(prior, Prior):
-            raise FlowpriorTypeError(f"expected prior to be a flowprior Prior; got {type(prior).__name__}")
+        check_prior(prior)
         self._packed = made.pack(kernels, biases, masks, perms, activation)
         if self._packed.ndims != prior.ndims:
             raise FlowpriorValueError(

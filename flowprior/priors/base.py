@@ -50,6 +50,12 @@ def _check_params(params, ndims):
     return params
 
 
+def check_prior(value, name="prior"):
+    """Raise unless ``value`` is a flowprior prior (the check every public entry point makes)."""
+    if not isinstance(value, Prior):
+        raise FlowpriorTypeError(f"expected {name} to be a flowprior Prior; got {type(value).__name__}")
+
+
 def _as_vector(x, name):
     arr = np.atleast_1d(np.asarray(x, dtype=np.float64))
     if arr.ndim != 1 or arr.size == 0:

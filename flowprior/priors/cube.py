@@ -24,9 +24,9 @@ local run on one mode (:mod:`flowprior.workflows.two_stage.recovery`).
 import numpy as np
 
 from .. import _registry
-from ..errors import FlowpriorTypeError, FlowpriorValueError
+from ..errors import FlowpriorValueError
 from ..kernels.normal import ndtr, ndtri_clipped
-from .base import Prior
+from .base import Prior, check_prior
 
 __all__ = ["CubeGaussian", "fit_cube_gaussian", "CubeBox"]
 
@@ -54,8 +54,7 @@ class CubeGaussian(Prior):
     """
 
     def __init__(self, base, mean, cov):
-        if not isinstance(base, Prior):
-            raise FlowpriorTypeError(f"expected base to be a flowprior Prior; got {type(base).__name__}")
+        check_prior(base, "base")
         mean = np.asarray(mean, dtype=np.float64)
         cov = np.asarray(cov, dtype=np.float64)
         if mean.shape != (base.ndims,) or cov.shape != (base.ndims, base.ndims):
@@ -143,8 +142,7 @@ class CubeBox(Prior):
     """
 
     def __init__(self, base, lower, upper):
-        if not isinstance(base, Prior):
-            raise FlowpriorTypeError(f"expected base to be a flowprior Prior; got {type(base).__name__}")
+        check_prior(base, "base")
         lower = np.asarray(lower, dtype=np.float64)
         upper = np.asarray(upper, dtype=np.float64)
         if (lower.shape != (base.ndims,) or upper.shape != (base.ndims,) or not np.all(lower >= 0)

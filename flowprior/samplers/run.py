@@ -5,7 +5,7 @@ import multiprocessing
 import time
 
 from ..errors import FlowpriorTypeError, FlowpriorValueError
-from ..priors.base import Prior
+from ..priors.base import check_prior
 from ..samplers import POOLED_SAMPLERS, SAMPLERS
 from .counting import CountedLikelihood, CountingPool, pool_size
 from .pools import ProcessPool, closed_after
@@ -70,8 +70,7 @@ def run(loglikelihood, prior, *, sampler="dynesty", nlive=500, seed=None, npool=
     >>> res = fp.run(lambda t: -0.5 * np.sum(t**2), prior, nlive=100, seed=0)  # doctest: +SKIP
     >>> res.logZ, res.logZerr, res.ncall                                        # doctest: +SKIP
     """
-    if not isinstance(prior, Prior):
-        raise FlowpriorTypeError(f"expected prior to be a flowprior Prior; got {type(prior).__name__}")
+    check_prior(prior)
     if sampler not in SAMPLERS:
         raise FlowpriorValueError(f"expected sampler in {SAMPLERS}; got {sampler!r}")
     nlive = int(nlive)

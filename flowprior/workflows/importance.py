@@ -31,7 +31,7 @@ import numpy as np
 
 from ..errors import FlowpriorTypeError, FlowpriorValueError
 from ..kernels.logsumexp import logsumexp
-from ..priors.base import Prior
+from ..priors.base import check_prior
 from ..priors.mixture import Mixture
 from ..samplers.counting import CountedLikelihood, checked
 from ..samplers.pools import ProcessPool, closed_after
@@ -239,8 +239,7 @@ def _checked(loglikelihood, prior, proposal, *, n_eff, target_logZerr, beta, max
     if not callable(loglikelihood):
         raise FlowpriorTypeError(f"expected a callable loglikelihood; got {type(loglikelihood).__name__}")
     for name, value in (("prior", prior), ("proposal", proposal)):
-        if not isinstance(value, Prior):
-            raise FlowpriorTypeError(f"expected {name} to be a flowprior Prior; got {type(value).__name__}")
+        check_prior(value, name)
     if proposal.ndims != prior.ndims:
         raise FlowpriorValueError(f"expected a proposal with {prior.ndims} dimensions; got {proposal.ndims}")
     if tuple(proposal.params) != tuple(prior.params):

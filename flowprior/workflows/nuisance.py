@@ -53,7 +53,7 @@ from .. import _registry
 from ..errors import FlowpriorTypeError, FlowpriorValueError
 from ..flows.ensemble import bootstrap_ensemble, check_ensemble
 from ..kernels.logsumexp import logsumexp
-from ..priors.base import Prior
+from ..priors.base import Prior, check_prior
 from ..samplers.results import logZ_error
 
 __all__ = ["NuisanceFreeLikelihood", "JointLikelihood", "JointEvidence", "joint"]
@@ -100,8 +100,7 @@ class NuisanceFreeLikelihood:
         flows = [flow] if isinstance(flow, Prior) else list(flow)
         if not flows or not all(isinstance(f, Prior) for f in flows):
             raise FlowpriorTypeError("expected a flowprior flow or a non-empty sequence of them")
-        if not isinstance(prior, Prior):
-            raise FlowpriorTypeError(f"expected prior to be a flowprior Prior; got {type(prior).__name__}")
+        check_prior(prior)
         for f in flows:
             if f.ndims != prior.ndims:
                 raise FlowpriorValueError(f"expected flows with the prior's {prior.ndims} dimensions; got {f.ndims}")
@@ -159,8 +158,7 @@ class NuisanceFreeLikelihood:
         """
 
         check_ensemble(flow, n_flows, flow_options)
-        if not isinstance(prior, Prior):
-            raise FlowpriorTypeError(f"expected prior to be a flowprior Prior; got {type(prior).__name__}")
+        check_prior(prior)
         if logZ is None and not (hasattr(samples, "logZ") and hasattr(samples, "logL")):
             raise FlowpriorValueError("expected logZ, or anesthetic NestedSamples to take it from; got neither")
         params = list(prior.params if params is None else params)

@@ -26,7 +26,7 @@ import numpy as np
 from ..errors import FlowpriorTypeError, FlowpriorValueError
 from ..flows.data import _from_frame, _is_frame
 from ..flows.maf import MAF
-from ..priors.base import Prior
+from ..priors.base import check_prior
 from ..training.options import split_fit_options
 from .importance import DEFAULT_N_EFF, importance
 from .repartition import DEFAULT_BETA
@@ -75,12 +75,11 @@ def reweight(loglikelihood_B, samples_A, *, prior, params=None, weights=None, pr
         Those of :func:`flowprior.importance`: where :math:`P_B` reaches beyond the bulk of
         :math:`P_A`, the weights' tail grows heavy or the defensive share finds the mass.
     """
-    if not isinstance(prior, Prior):
-        raise FlowpriorTypeError(f"expected prior to be a flowprior Prior; got {type(prior).__name__}")
+    check_prior(prior)
     if not callable(loglikelihood_B):
         raise FlowpriorTypeError(f"expected a callable loglikelihood_B; got {type(loglikelihood_B).__name__}")
-    if proposal is not None and not isinstance(proposal, Prior):
-        raise FlowpriorTypeError(f"expected proposal to be a flowprior Prior; got {type(proposal).__name__}")
+    if proposal is not None:
+        check_prior(proposal, "proposal")
     flow_options = dict(flow_options or {})
     _check_fit_options(flow_options)
     if proposal is None:

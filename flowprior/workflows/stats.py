@@ -42,7 +42,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import FlowpriorTypeError, FlowpriorValueError
-from ..priors.base import Prior
+from ..priors.base import Prior, check_prior
 
 __all__ = ["MarginalStats", "marginal_stats"]
 
@@ -117,8 +117,7 @@ def marginal_stats(flow, *, prior=None, nsamples=10_000, seed=None):
         prior = getattr(first, "prior", None)
         if prior is None:
             raise FlowpriorValueError("expected a prior: this flow has no base prior to default to")
-    if not isinstance(prior, Prior):
-        raise FlowpriorTypeError(f"expected prior to be a flowprior Prior; got {type(prior).__name__}")
+    check_prior(prior)
     for m in members:
         if prior.ndims != m.ndims:
             raise FlowpriorValueError(f"expected a prior with {m.ndims} dimensions; got {prior.ndims}")

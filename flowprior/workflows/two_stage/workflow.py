@@ -45,7 +45,7 @@ import numpy as np
 from ...errors import FlowpriorTypeError, FlowpriorValueError
 from ...flows.block import marginal_prior
 from ...flows.kinds import check_fit_options, flow_class
-from ...priors.base import Prior
+from ...priors.base import check_prior
 from ...priors.mixture import Mixture
 from ...samplers import NESTED_SAMPLERS
 from ...samplers import dynesty as dy
@@ -102,8 +102,7 @@ def _check_arguments(*, sampler, nlive_low, nlive_high, flow, prior, flow_scale,
             target_logZerr, (int, float, np.integer, np.floating)) or not 0 < target_logZerr < np.inf):
         raise FlowpriorValueError(f"expected target_logZerr > 0 or None; got {target_logZerr!r}")
     flow_class(flow, FLOWS)
-    if not isinstance(prior, Prior):
-        raise FlowpriorTypeError(f"expected prior to be a flowprior Prior; got {type(prior).__name__}")
+    check_prior(prior)
     if flow == "block":
         marginal_prior(prior, range(prior.ndims))  # a block flow needs a product prior: say so before stage 1
     if not (np.isfinite(flow_scale) and flow_scale >= 1.0):

@@ -9,8 +9,9 @@ from .piecewise import PiecewiseMAF
 
 __all__ = ["FLOW_KINDS", "flow_class", "check_fit_options"]
 
+_CLASSES = {"maf": MAF, "piecewise": PiecewiseMAF, "kde": KDE, "block": BlockFlow}
 #: ``flow=`` names, in every function that takes one.
-FLOW_KINDS = ("maf", "piecewise", "kde", "block")
+FLOW_KINDS = tuple(_CLASSES)
 #: Keywords each kind's ``fit`` takes besides the training options (the KDE takes no training options).
 _EXTRA = {"maf": ("backend",),
           "piecewise": ("backend", "n_clusters", "max_clusters", "min_silhouette", "min_cluster_size", "n_jobs",
@@ -23,8 +24,7 @@ def flow_class(name, allowed=FLOW_KINDS):
     """The class ``flow=name`` means, or a ``ValueError`` naming the ``allowed`` kinds."""
     if not isinstance(name, str) or name not in allowed:
         raise FlowpriorValueError(f"expected flow in {tuple(allowed)}; got {name!r}")
-
-    return {"maf": MAF, "piecewise": PiecewiseMAF, "kde": KDE, "block": BlockFlow}[name]
+    return _CLASSES[name]
 
 
 def check_fit_options(flow, options, *, extra=(), name="flow_options"):

@@ -10,9 +10,10 @@ Problems (analytic densities, :mod:`flowprior.problems` and below):
   triples and singles (4 of them unconstrained), 24 parameters, from ``n`` exact samples.
 
 Flows: ``old`` (the MAF defaults before resampled batches and the plateau schedule:
-``patience=20, resample=False, schedule="constant"``), ``new`` (``MAF.fit``'s defaults),
-``wide``, ``deep`` and ``nets8`` (the defaults with MADEs of (80, 80) or (50, 50, 50) hidden units,
-or 8 of them),
+``patience=20, resample=False, schedule="constant"``), ``prev`` (the defaults before weight decay
+and refitting: ``hidden_layers=(50, 50), weight_decay=0, refit=False``), ``new`` (``MAF.fit``'s
+defaults), ``wide``, ``deep`` and ``nets8`` (``prev`` with MADEs of (80, 80) or (50, 50, 50)
+hidden units, or 8 of them),
 ``block`` (``BlockFlow.fit``'s defaults) and ``margarine`` (margarine 1.4.2's MAF with its
 defaults and early stopping, if importable: ``pip install --no-deps margarine==1.4.2``; it needs
 ``TF_USE_LEGACY_KERAS=1``, set here).  Each row: D_KL by Monte Carlo over 50,000 exact target
@@ -20,7 +21,7 @@ draws (inside the box) with its standard error, training time, and the latency o
 single-point ``prior_transform`` call.  Nothing is asserted; ``docs/benchmarks.rst`` has the table.
 
     python benchmarks/bench_flows.py [--problems banana-6,block-24] [--sizes 5000,20000,50000]
-                                     [--flows old,new,block,margarine] [--seeds 1]
+                                     [--flows old,prev,new,block,margarine] [--seeds 1]
 """
 
 import argparse
@@ -36,10 +37,12 @@ import numpy as np  # noqa: E402
 import flowprior as fp  # noqa: E402
 from flowprior.problems import BlockProblem  # noqa: E402
 
-OLD = dict(patience=20, resample=False, schedule="constant")
+# The default before weight decay, refitting on every sample and (64, 64) MADEs (docs/flows.rst).
+PREV = dict(hidden_layers=(50, 50), weight_decay=0.0, refit=False)
+OLD = dict(PREV, patience=20, resample=False, schedule="constant")
 # The default's architecture against wider, deeper and longer chains of MADEs (same training).
-ARCHITECTURES = {"wide": dict(hidden_layers=(80, 80)), "deep": dict(hidden_layers=(50, 50, 50)),
-                 "nets8": dict(number_networks=8)}
+ARCHITECTURES = {"prev": PREV, "wide": dict(PREV, hidden_layers=(80, 80)), "deep": dict(PREV, hidden_layers=(50, 50, 50)),
+                 "nets8": dict(PREV, number_networks=8)}
 
 
 class Banana6:
@@ -131,7 +134,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--problems", default="banana-6,block-24")
     parser.add_argument("--sizes", default="5000,12000,20000,50000")
-    parser.add_argument("--flows", default="old,new,block,margarine")
+    parser.add_argument("--flows", default="old,prev,new,block,margarine")
     parser.add_argument("--seeds", type=int, default=1)
     args = parser.parse_args()
     flows = args.flows.split(",")

@@ -152,22 +152,58 @@ def test_different_seeds_give_different_flows(gauss2_samples, box2, flow2):
     assert not np.array_equal(other.prior_transform(u), flow2.prior_transform(u))
 
 
+OVERFIT = dict(hidden_layers=(64, 64), number_networks=2, epochs=400, patience=15, learning_rate=1e-2, batch_size=None,
+               validation_fraction=0.3)
+
+
 def test_early_stopping_restores_the_best_epoch():
     # Few points and a big network overfit quickly, so the validation loss
     # turns upwards and the last epoch is not the best one.
     rng = np.random.default_rng(11)
     samples = rng.normal(0.5, 0.1, size=(60, 2))
     prior = fp.UniformPrior([0, 0], [1, 1])
-    flow = fp.MAF.fit(samples, prior=prior, seed=3, hidden_layers=(64, 64), number_networks=2,
-                      epochs=400, patience=15, learning_rate=1e-2, batch_size=None, validation_fraction=0.3)
+    flow = fp.MAF.fit(samples, prior=prior, seed=3, refit=False, **OVERFIT)
     h = flow.history
     assert h["best_epoch"] < h["epochs_run"] - 1
     assert h["val_loss"][h["best_epoch"]] == min(h["val_loss"])
     assert h["val_loss"][-1] > min(h["val_loss"])
     _, val = split_indices(len(samples), 0.3, seed=3)
-    x = samples[val]
-    nll = -np.mean(flow.log_prob(x) - prior.log_prob(x) + np.sum(np.log(np.exp(-0.5 * ndtri_clipped(x) ** 2) / np.sqrt(2 * np.pi)), axis=1))
-    assert nll == pytest.approx(min(h["val_loss"]), rel=1e-9)
+    assert _nll(flow, prior, samples[val]) == pytest.approx(min(h["val_loss"]), rel=1e-9)
+
+
+def _nll(flow, prior, x):
+    z = ndtri_clipped(x)
+    return -np.mean(flow.log_prob(x) - prior.log_prob(x) + np.sum(-0.5 * z**2 - 0.5 * np.log(2 * np.pi), axis=1))
+
+
+@pytest.mark.slow
+def test_refit_trains_on_the_held_out_samples_with_the_schedule_early_stopping_chose():
+    rng = np.random.default_rng(11)
+    samples = rng.normal(0.5, 0.1, size=(60, 2))
+    prior = fp.UniformPrior([0, 0], [1, 1])
+    first = fp.MAF.fit(samples, prior=prior, seed=3, refit=False, **OVERFIT)
+    refit = fp.MAF.fit(samples, prior=prior, seed=3, refit=True, **OVERFIT)
+    # The first fit, its early stopping and its schedule are the same either way.
+    assert refit.history["val_loss"] == first.history["val_loss"]
+    assert len(refit.history["refit_loss"]) == first.history["best_epoch"] + 1
+    assert "refit_loss" not in first.history
+    # The held-out samples are now training samples: this overfitting network fits them much better.
+    _, val = split_indices(len(samples), 0.3, seed=3)
+    assert _nll(refit, prior, samples[val]) < _nll(first, prior, samples[val]) - 0.2
+
+
+def test_no_refit_without_a_validation_split(gauss2_samples, box2):
+    flow = fp.MAF.fit(gauss2_samples, prior=box2, seed=0, **{**TINY, "epochs": 3, "validation_fraction": 0.0})
+    assert "refit_loss" not in flow.history
+
+
+@pytest.mark.slow
+def test_weight_decay_shrinks_the_kernels(gauss2_samples, box2):
+    def squared_norm(decay):
+        flow = fp.MAF.fit(gauss2_samples, prior=box2, seed=0, **{**TINY, "weight_decay": decay, "refit": False})
+        return sum(np.sum(k**2) for ks in flow._raw["kernels"] for k in ks[1:-1])  # the layers standardisation does not touch
+
+    assert squared_norm(0.1) < 0.75 * squared_norm(0.0)
 
 
 def test_history_is_recorded(flow2):

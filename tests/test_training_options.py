@@ -35,6 +35,10 @@ BAD = [
     ({"permutations": "sorted"}, ValueError, "expected permutations in"),
     ({"schedule": "cosine"}, ValueError, "expected schedule in \\('plateau', 'constant'\\); got 'cosine'"),
     ({"resample": "yes"}, TypeError, "expected resample True or False"),
+    ({"weight_decay": -1e-3}, ValueError, "expected weight_decay >= 0; got -0.001"),
+    ({"weight_decay": np.inf}, ValueError, "expected weight_decay >= 0; got inf"),
+    ({"weight_decay": True}, ValueError, "expected weight_decay >= 0; got True"),
+    ({"refit": 1}, TypeError, "expected refit True or False; got 1"),
     ({"progress": 1}, TypeError, "expected progress True or False"),
 ]
 

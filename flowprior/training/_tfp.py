@@ -197,14 +197,18 @@ class TrainableMAF:
         xc, wc = tf.constant(x, tf.float64), tf.constant(weights, tf.float64)
         return lambda: float(nll(xc, wc))
 
-    def epoch_function(self, x, weights, batch_size, learning_rate, jit_compile):
+    def epoch_function(self, x, weights, batch_size, learning_rate, jit_compile, weight_decay=0.0):
         """A function of the epoch's sample order: one Adam step per batch, returning the mean loss.
 
-        One graph per epoch: a Python loop over batches costs more than the batches themselves for
-        networks of this size.  Batches have a fixed shape (XLA needs static shapes): the last one is
-        padded with zero-weight copies of sample 0.
+        Each step minimises the batch's weighted negative log-likelihood plus ``weight_decay`` times
+        the sum of squared kernel entries (biases are not penalised); the loss returned leaves the
+        penalty out.  One graph per epoch: a Python loop over batches costs more than the batches
+        themselves for networks of this size.  Batches have a fixed shape (XLA needs static shapes):
+        the last one is padded with zero-weight copies of sample 0.
         """
         tf, variables = self.tf, self.variables
+        kernels = [v for v in variables if len(v.shape) == 2]
+        decay = tf.constant(weight_decay, tf.float64)
         optimizer = self.tf_keras.optimizers.Adam(learning_rate=learning_rate)
         self._optimizer = optimizer
         n = len(x)
@@ -224,7 +228,8 @@ class TrainableMAF:
                 xb, wb = tf.gather(x_train, idx), tf.gather(w_train, idx) * keep[b]
                 with tf.GradientTape() as tape:
                     loss = weighted_nll(xb, wb)
-                optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+                    penalised = loss + decay * tf.add_n([tf.reduce_sum(k * k) for k in kernels])
+                optimizer.apply_gradients(zip(tape.gradient(penalised, variables), variables))
                 total += loss * tf.reduce_sum(wb)
             return total / w_sum
 

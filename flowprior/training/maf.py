@@ -94,10 +94,15 @@ def train_maf(x, weights, *, options=None, seed=None, jit_compile=True, standard
     seed_seq, (arch_rng, split_rng, batch_rng) = _seeds(seed)
     perms = _permutations(x.shape[1], options, arch_rng)
     train_idx, val_idx = _split(len(x), options.validation_fraction, split_rng)
-    model = _tfp.TrainableMAF(x.shape[1], options, perms, seed=int(arch_rng.integers(2**31 - 1)))
+    init_seed = int(arch_rng.integers(2**31 - 1))
+    model = _tfp.TrainableMAF(x.shape[1], options, perms, seed=init_seed)
     history = _fit(model, (x - mean) / std, weights, train_idx, val_idx, options, batch_rng, jit_compile,
                    log_jac=float(np.sum(np.log(std))))
     history["seed"] = seed_seq.entropy
+    if options.refit and len(val_idx):
+        model = _tfp.TrainableMAF(x.shape[1], options, perms, seed=init_seed)
+        history["refit_loss"] = _refit(model, (x - mean) / std, weights, history, options, batch_rng, jit_compile,
+                                       log_jac=float(np.sum(np.log(std))))
     kernels, biases, masks = model.weights()
     if standardise:
         kernels, biases = fold_standardisation(kernels, biases, mean, std)
@@ -139,7 +144,7 @@ def _fit(model, x, weights, train_idx, val_idx, options, batch_rng, jit_compile,
     w_train = weights[train_idx]
     # Resampled batches carry the weights in which rows they hold, so the loss takes unit weights.
     run_epoch = model.epoch_function(x[train_idx], np.ones(n_train) if options.resample else w_train, bs,
-                                     options.learning_rate, jit_compile)
+                                     options.learning_rate, jit_compile, weight_decay=options.weight_decay)
     val_loss = model.loss_function(x[val_idx], weights[val_idx]) if len(val_idx) else None
     history = {"loss": [], "val_loss": [], "best_epoch": None, "epochs_run": 0, "learning_rate": []}
     best = (np.inf, None)
@@ -149,10 +154,7 @@ def _fit(model, x, weights, train_idx, val_idx, options, batch_rng, jit_compile,
     bar = _progress_bar(options)
     try:
         for epoch in range(options.epochs):
-            if options.resample:
-                order = batch_rng.permutation(systematic_resample(w_train, batch_rng))
-            else:
-                order = batch_rng.permutation(n_train) if bs < n_train else np.arange(n_train)
+            order = _epoch_order(w_train, options, bs, batch_rng)
             stalled = epoch - 1 - history["best_epoch"] if history["best_epoch"] is not None else 0
             if options.schedule == "plateau" and stalled > 0 and stalled % decay_every == 0:
                 learning_rate *= 0.5
@@ -188,6 +190,34 @@ def _fit(model, x, weights, train_idx, val_idx, options, batch_rng, jit_compile,
         history["best_epoch"] = history["epochs_run"] - 1
     history["wall_time"] = time.perf_counter() - start
     return history
+
+
+def _refit(model, x, weights, history, options, batch_rng, jit_compile, log_jac):
+    """Train ``model`` (freshly initialised) on every sample with the schedule early stopping chose.
+
+    The first fit held out ``validation_fraction`` of the samples to choose when to stop and when
+    to lower the learning rate; this one replays those learning rates, epoch by epoch up to the best
+    epoch, on all the samples, so the held-out ones inform the flow too (a fifth more effective
+    samples by default: about a fifth less D_KL where it is limited by the sample size, as it is for
+    importance-weighted samples).  Returns the training losses per epoch.
+    """
+    n = len(x)
+    bs = n if options.batch_size is None else min(int(options.batch_size), n)
+    run_epoch = model.epoch_function(x, np.ones(n) if options.resample else weights, bs, options.learning_rate,
+                                     jit_compile, weight_decay=options.weight_decay)
+    losses = []
+    for learning_rate in history["learning_rate"][: history["best_epoch"] + 1]:
+        model.set_learning_rate(learning_rate)
+        losses.append(run_epoch(_epoch_order(weights, options, bs, batch_rng)) + log_jac)
+    return losses
+
+
+def _epoch_order(weights, options, batch_size, batch_rng):
+    """The rows of one epoch, in order: a systematic resample or a permutation."""
+    n = len(weights)
+    if options.resample:
+        return batch_rng.permutation(systematic_resample(weights, batch_rng))
+    return batch_rng.permutation(n) if batch_size < n else np.arange(n)
 
 
 def _progress_bar(options):

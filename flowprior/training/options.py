@@ -27,7 +27,7 @@ def _int(x, low):
 
 @dataclasses.dataclass(frozen=True)
 class TrainingOptions:
-    """How a MAF is trained (:func:`flowprior.training.maf.train_maf`).
+    r"""How a MAF is trained (:func:`flowprior.training.maf.train_maf`).
 
     Parameters
     ----------
@@ -47,6 +47,16 @@ class TrainingOptions:
         Held-out share for early stopping; 0 disables early stopping.
     patience : int
         Epochs without improvement of the validation loss before stopping.
+    weight_decay : float >= 0
+        :math:`\lambda` of an L2 penalty :math:`\lambda \sum W^2` on the MADEs' kernels (not their
+        biases), added to the mean negative log-likelihood while training.  It shrinks the flow
+        towards an affine map, a Gaussian, which lowers the variance of a fit to few effective
+        samples; too much of it flattens real structure (at 1e-2 the 6-D banana lost its curvature).
+    refit : bool
+        After early stopping, train again from the same initial weights on all the samples,
+        held-out ones included, replaying the learning rates of the first fit up to its best epoch.
+        Twice the training time, a fifth more effective samples.  No effect without a validation
+        split.
     resample : bool
         Draw each epoch's batches by systematic resampling in proportion to the weights (unit
         weights in the loss) rather than uniformly with the weights in the loss.
@@ -57,7 +67,7 @@ class TrainingOptions:
         Show a progress bar.
     """
 
-    hidden_layers: tuple = (50, 50)
+    hidden_layers: tuple = (64, 64)
     number_networks: int = 5
     activation: str = "tanh"
     permutations: str = "random"
@@ -66,6 +76,8 @@ class TrainingOptions:
     batch_size: object = 1024
     validation_fraction: float = 0.2
     patience: int = 30
+    weight_decay: float = 1e-3
+    refit: bool = True
     resample: bool = True
     schedule: str = "plateau"
     progress: bool = False
@@ -96,6 +108,11 @@ class TrainingOptions:
             raise FlowpriorValueError(f"expected 0 <= validation_fraction < 1; got {vf!r}")
         if not _int(self.patience, 1):
             raise FlowpriorValueError(f"expected patience an integer >= 1; got {self.patience!r}")
+        wd = self.weight_decay
+        if not (isinstance(wd, numbers.Real) and not isinstance(wd, bool) and math.isfinite(wd) and wd >= 0):
+            raise FlowpriorValueError(f"expected weight_decay >= 0; got {wd!r}")
+        if not isinstance(self.refit, bool):
+            raise FlowpriorTypeError(f"expected refit True or False; got {self.refit!r}")
         if not isinstance(self.resample, bool):
             raise FlowpriorTypeError(f"expected resample True or False; got {self.resample!r}")
         if self.schedule not in SCHEDULES:

@@ -35,6 +35,9 @@ mean) to the Monte Carlo error of the mean:
 .. math::
 
     \sigma^2 = \sigma_M^2 + \frac{1}{M^2}\sum_m \sigma^2_{\mathrm{MC},m}.
+
+:math:`\sigma_M` has :math:`M - 1` degrees of freedom: with :math:`M = 3` one error bar in 16
+is under a quarter of its real size, so the ensemble's default is :math:`M = 5`.
 """
 
 from dataclasses import dataclass

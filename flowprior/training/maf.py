@@ -96,13 +96,12 @@ def train_maf(x, weights, *, options=None, seed=None, jit_compile=True, standard
     train_idx, val_idx = _split(len(x), options.validation_fraction, split_rng)
     init_seed = int(arch_rng.integers(2**31 - 1))
     model = _tfp.TrainableMAF(x.shape[1], options, perms, seed=init_seed)
-    history = _fit(model, (x - mean) / std, weights, train_idx, val_idx, options, batch_rng, jit_compile,
-                   log_jac=float(np.sum(np.log(std))))
+    xs, log_jac = (x - mean) / std, float(np.sum(np.log(std)))
+    history = _fit(model, xs, weights, train_idx, val_idx, options, batch_rng, jit_compile, log_jac=log_jac)
     history["seed"] = seed_seq.entropy
     if options.refit and len(val_idx):
         model = _tfp.TrainableMAF(x.shape[1], options, perms, seed=init_seed)
-        history["refit_loss"] = _refit(model, (x - mean) / std, weights, history, options, batch_rng, jit_compile,
-                                       log_jac=float(np.sum(np.log(std))))
+        history["refit_loss"] = _refit(model, xs, weights, history, options, batch_rng, jit_compile, log_jac=log_jac)
     kernels, biases, masks = model.weights()
     if standardise:
         kernels, biases = fold_standardisation(kernels, biases, mean, std)
@@ -139,12 +138,8 @@ def _fit(model, x, weights, train_idx, val_idx, options, batch_rng, jit_compile,
     epochs without a better held-out loss.  Measured in ``docs/benchmarks.rst`` ("Flow fidelity").
     Losses are reported for the unstandardised points (``log_jac`` added back).
     """
-    n_train = len(train_idx)
-    bs = n_train if options.batch_size is None else min(int(options.batch_size), n_train)
     w_train = weights[train_idx]
-    # Resampled batches carry the weights in which rows they hold, so the loss takes unit weights.
-    run_epoch = model.epoch_function(x[train_idx], np.ones(n_train) if options.resample else w_train, bs,
-                                     options.learning_rate, jit_compile, weight_decay=options.weight_decay)
+    run_epoch, bs = _epoch_runner(model, x[train_idx], w_train, options, jit_compile)
     val_loss = model.loss_function(x[val_idx], weights[val_idx]) if len(val_idx) else None
     history = {"loss": [], "val_loss": [], "best_epoch": None, "epochs_run": 0, "learning_rate": []}
     best = (np.inf, None)
@@ -201,15 +196,22 @@ def _refit(model, x, weights, history, options, batch_rng, jit_compile, log_jac)
     samples by default: about a fifth less D_KL where it is limited by the sample size, as it is for
     importance-weighted samples).  Returns the training losses per epoch.
     """
-    n = len(x)
-    bs = n if options.batch_size is None else min(int(options.batch_size), n)
-    run_epoch = model.epoch_function(x, np.ones(n) if options.resample else weights, bs, options.learning_rate,
-                                     jit_compile, weight_decay=options.weight_decay)
+    run_epoch, bs = _epoch_runner(model, x, weights, options, jit_compile)
     losses = []
     for learning_rate in history["learning_rate"][: history["best_epoch"] + 1]:
         model.set_learning_rate(learning_rate)
         losses.append(run_epoch(_epoch_order(weights, options, bs, batch_rng)) + log_jac)
     return losses
+
+
+def _epoch_runner(model, x, weights, options, jit_compile):
+    """``(the model's epoch function for these rows, the batch size)``."""
+    n = len(x)
+    bs = n if options.batch_size is None else min(int(options.batch_size), n)
+    # Resampled batches carry the weights in which rows they hold, so the loss takes unit weights.
+    run_epoch = model.epoch_function(x, np.ones(n) if options.resample else weights, bs, options.learning_rate,
+                                     jit_compile, weight_decay=options.weight_decay)
+    return run_epoch, bs
 
 
 def _epoch_order(weights, options, batch_size, batch_rng):

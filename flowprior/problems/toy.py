@@ -1,4 +1,4 @@
-r"""Test problems with analytic evidence, for the demo, the tests and the benchmarks.
+r"""The project's own test problems with analytic evidence, for the demo, the tests and the benchmarks.
 
 Each problem's likelihood is a normalised density :math:`f` lying well
 inside the uniform box :math:`[-h, h]^d`, so
@@ -31,11 +31,11 @@ and the posterior is :math:`f` itself, which can be sampled directly.
 import numpy as np
 from scipy.stats import multivariate_normal
 
-from .errors import FlowpriorValueError
-from .priors.simple import UniformPrior
+from ..errors import FlowpriorValueError
+from ..priors.simple import UniformPrior
 
 __all__ = ["GaussianProblem", "BananaProblem", "MixtureProblem", "BimodalProblem", "BlockProblem", "LinearGaussianPair",
-           "MoreDataPair", "named", "NAMES"]
+           "MoreDataPair", "NAMES"]
 
 
 def _correlation_cov(ndims, seed, sd=0.1):
@@ -169,7 +169,7 @@ def _trimodal(ndims):
                           [_correlation_cov(ndims, 400 + k) for k in range(3)], [0.6, 0.3, 0.1])
 
 
-#: The families :func:`named` knows, ``name-d`` with ``d`` the dimension.
+#: The project's own families for :func:`flowprior.problems.named`, ``name-d`` with ``d`` the dimension.
 NAMES = {
     "gauss": GaussianProblem,
     "banana": BananaProblem,
@@ -254,16 +254,6 @@ class BlockProblem(_Problem):
             out[:, g] = rng.multivariate_normal(m, c, size=n)
         out[:, self.flat] = rng.uniform(-self.half_width, self.half_width, size=(n, len(self.flat)))
         return out
-
-
-def named(spec):
-    """A problem by name, ``"family-d"``: ``gauss``, ``banana``, ``bimodal`` (0.7 / 0.3), ``unequal``
-    (0.75 / 0.25, the minor mode 0.7 times as wide), ``trimodal`` (0.6 / 0.3 / 0.1) or ``pair``
-    (0.75 / 0.25, equal widths); for example ``named("unequal-5")``."""
-    name, _, d = str(spec).partition("-")
-    if name not in NAMES or not d.isdigit() or int(d) < 1:
-        raise FlowpriorValueError(f"expected a problem name family-d with family in {sorted(NAMES)}; got {spec!r}")
-    return NAMES[name](int(d))
 
 
 class MoreDataPair(_Problem):

@@ -25,6 +25,12 @@ that case from a curved posterior's, which collapses as well.
 The final live points are added in every case, so the evidence is the usual
 estimate including them.
 
+Static runs stop only once the extrapolated tail of their posterior weights beyond the live points'
+reach is below ``tail_tolerance`` (default :data:`~flowprior.samplers.termination.TAIL_TOLERANCE`)
+of the evidence so far, as well as by the rules above (:mod:`flowprior.samplers.termination`: in a
+funnel every other rule stops with the bulk of the posterior still ahead); ``tail_tolerance=None``
+leaves the run to those rules alone.
+
 ``bound="sheared"`` is flowprior's own bound: dynesty's multi-ellipsoids in a
 volume-preserving quadratic shear of the live points, for curved contours
 (:mod:`flowprior.samplers.sheared`).
@@ -34,8 +40,9 @@ import numpy as np
 
 from ..errors import FlowpriorTypeError, FlowpriorValueError, MissingDependencyError
 from ..kernels.logsumexp import logsumexp
-from ._checks import at_least_one, check_values, non_negative_int, positive, positive_int
+from ._checks import at_least_one, check_values, fraction, non_negative_int, positive, positive_int
 from .results import birth_contours, nested_samples
+from .termination import TAIL_TOLERANCE, TailWatch
 
 __all__ = ["OPTIONS", "run_dynesty"]
 
@@ -44,7 +51,7 @@ _INIT = ("bound", "sample", "walks", "slices", "bootstrap", "enlarge", "update_i
          "first_update", "facc")
 #: Options passed to ``run_nested``.
 _RUN_STATIC = ("dlogz", "maxiter", "maxcall", "print_progress", "precision_criterion", "min_efficiency",
-               "stop_check")
+               "stop_check", "tail_tolerance")
 _RUN_DYNAMIC = ("dlogz_init", "nlive_batch", "maxbatch", "maxiter", "maxcall", "use_stop",
                 "wt_kwargs", "print_progress")
 OPTIONS = tuple(sorted(set(_INIT + _RUN_STATIC + _RUN_DYNAMIC + ("dynamic", "pool", "queue_size"))))
@@ -52,7 +59,7 @@ OPTIONS = tuple(sorted(set(_INIT + _RUN_STATIC + _RUN_DYNAMIC + ("dynamic", "poo
 RULES = {"dlogz": positive, "dlogz_init": positive, "maxiter": positive_int, "maxcall": positive_int,
          "nlive_batch": positive_int, "maxbatch": non_negative_int, "walks": positive_int, "slices": positive_int,
          "bootstrap": non_negative_int, "enlarge": at_least_one, "update_interval": positive,
-         "queue_size": positive_int}
+         "queue_size": positive_int, "tail_tolerance": fraction}
 
 
 def run_dynesty(loglikelihood, prior, *, nlive, seed, options):
@@ -86,15 +93,17 @@ def run_dynesty(loglikelihood, prior, *, nlive, seed, options):
     stop_check = run_kwargs.pop("stop_check", None)
     if stop_check is not None and not callable(stop_check):
         raise FlowpriorTypeError(f"expected a callable stop_check; got {type(stop_check).__name__}")
+    tail = run_kwargs.pop("tail_tolerance", TAIL_TOLERANCE)
     rstate = np.random.default_rng(seed)
     cls = dynesty.DynamicNestedSampler if dynamic else dynesty.NestedSampler
     sampler = cls(loglikelihood, prior.prior_transform, prior.ndims, nlive=nlive, rstate=rstate,
                   **init_kwargs)
     stopped_by = "the sampler's own rules"
-    if precision is None and min_eff is None:
+    if dynamic or (precision is None and min_eff is None and tail is None):
         sampler.run_nested(**run_kwargs)
     else:
-        stopped_by = _run_to_precision(sampler, precision, run_kwargs, min_eff, nlive, stop_check)
+        watch = None if tail is None else TailWatch(nlive, tail)
+        stopped_by = _run_to_precision(sampler, precision, run_kwargs, min_eff, nlive, stop_check, watch)
     res = sampler.results
     if dynamic:
         nlive_seq = res.samples_n
@@ -106,20 +115,29 @@ def run_dynesty(loglikelihood, prior, *, nlive, seed, options):
     return nested_samples(res.samples, res.logl, prior.params, logL_birth=birth), res, {"stopped_by": stopped_by}
 
 
-def _run_to_precision(sampler, precision, run_kwargs, min_efficiency, nlive, stop_check=None):
-    """Static run stopped by PolyChord's criterion, low efficiency or dynesty's own rules."""
+def _run_to_precision(sampler, precision, run_kwargs, min_efficiency, nlive, stop_check=None, watch=None):
+    """Static run stopped by PolyChord's criterion or dynesty's ``dlogz`` (each once ``watch`` allows it), by low
+    efficiency, or by ``maxiter`` / ``maxcall``."""
     dlogz = run_kwargs.get("dlogz")
     if dlogz is None and precision is None:
         dlogz = 1e-3 * (nlive - 1) + 0.01  # dynesty's own default for run_nested
     calls, stopped_by, checked = [], "the sampler's own rules", -nlive
+    # dynesty's own dlogz test is made here, where the tail watch can veto it: dlogz=0 never ends sample().
     for it in sampler.sample(maxiter=run_kwargs.get("maxiter"), maxcall=run_kwargs.get("maxcall"),
-                             dlogz=dlogz, add_live=False):
+                             dlogz=0.0 if watch is not None else dlogz, add_live=False):
+        rule = None
+        if watch is not None:
+            watch.add(it.loglstar, it.logvol)
+            if dlogz is not None and it.delta_logz < dlogz:
+                rule = "the sampler's own rules"
         if precision is not None:
             # it.logvol and it.logz (the dead points' evidence) are after this iteration's dead point.
             log_live = it.logvol + logsumexp(sampler.live_logl) - np.log(len(sampler.live_logl))
             if log_live - it.logz < np.log(precision):
-                stopped_by = "precision_criterion"
-                break
+                rule = "precision_criterion"
+        if rule is not None and (watch is None or watch.allows_stop(it.logz)):
+            stopped_by = rule
+            break
         if min_efficiency is not None:
             calls.append(it.nc)
             n = len(calls)

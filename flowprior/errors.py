@@ -21,6 +21,7 @@ __all__ = [
     "TrainingDataError",
     "LikelihoodValueError",
     "WorkerDiedError",
+    "SamplerStalledError",
     "BoundsEstimatedWarning",
 ]
 
@@ -78,6 +79,14 @@ class WorkerDiedError(FlowpriorError, RuntimeError):
     """A worker of flowprior's process pool died while running a task.
 
     The run cannot continue (its task is lost); the other workers are stopped.
+    """
+
+
+class SamplerStalledError(FlowpriorRuntimeError):
+    """A sampler stopped making progress: its proposals are no longer accepted, and it would loop for ever.
+
+    Raised instead of hanging (a bound that no longer overlaps the unit cube is drawn from without
+    end); the message says where the run was.
     """
 
 

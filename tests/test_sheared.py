@@ -1,4 +1,4 @@
-"""The sheared-ellipsoid bound: an exact, volume-preserving frame, chosen only where it pays."""
+"""The sheared-ellipsoid bound: an exact frame of constant Jacobian, the shear chosen only where it pays."""
 
 import numpy as np
 import pytest
@@ -23,7 +23,7 @@ def fitted(points, seed=0):
     return bound
 
 
-def test_the_frame_is_an_exact_volume_preserving_bijection():
+def test_the_frame_is_an_exact_bijection_of_constant_jacobian():
     bound = fitted(cube_points(BananaProblem(4), 200, seed=0))
     assert bound.spine >= 0
     u = np.random.default_rng(1).uniform(0.3, 0.7, size=(50, 4))
@@ -32,7 +32,8 @@ def test_the_frame_is_an_exact_volume_preserving_bijection():
     for point in u[:5]:
         jac = np.column_stack([(bound.to_frame(point + h * e) - bound.to_frame(point - h * e))[0] / (2 * h)
                                for e in np.eye(4)])
-        assert np.linalg.det(jac) == pytest.approx(1.0, abs=1e-6)
+        # The shear's Jacobian is 1 and the standardisation's 1 / prod(scale), the same everywhere.
+        assert np.linalg.det(jac) * np.prod(bound.scale) == pytest.approx(1.0, abs=1e-6)
 
 
 def test_a_banana_is_straightened_and_its_bound_is_much_smaller():
@@ -45,14 +46,39 @@ def test_a_banana_is_straightened_and_its_bound_is_much_smaller():
     assert all(bound.contains(p) for p in points)
 
 
-def test_a_gaussian_keeps_the_identity_frame_and_dynesty_own_bound():
+def test_a_gaussian_is_not_sheared_and_has_dynesty_own_bound():
     points = cube_points(GaussianProblem(6), 50, seed=3)
     multi = dynesty_bounding.MultiEllipsoid(6)
     multi.update(points, rstate=np.random.default_rng(0))
     bound = fitted(points)
     assert bound.spine == -1
-    assert bound.logvol == multi.logvol
-    np.testing.assert_array_equal(bound.to_frame(points), points)
+    # One ellipsoid, fitted to the covariance: the standardisation is an affine map, which it follows.
+    assert bound.inner.nells == multi.nells == 1
+    assert bound.logvol == pytest.approx(multi.logvol, abs=1e-9)
+    np.testing.assert_allclose(bound.to_frame(points), (points - points.mean(axis=0)) / points.std(axis=0))
+
+
+def test_a_slab_many_orders_thinner_in_one_coordinate_is_bounded_tightly():
+    # In the cube dynesty's ellipsoid stays 1e-6 wide around a 1e-12 slab (it caps the covariance's
+    # condition number); the standardised frame bounds it as a square.
+    rng = np.random.default_rng(7)
+    points = np.column_stack([rng.uniform(0, 1e-12, 100), rng.uniform(0, 1, 100)])
+    multi = dynesty_bounding.MultiEllipsoid(2)
+    multi.update(points, rstate=rng)
+    bound = fitted(points)
+    assert multi.logvol > np.log(1e-7)
+    assert bound.logvol < np.log(3e-12)
+    draws = bound.samples(2000, rstate=rng)
+    assert np.mean((draws[:, 0] >= 0) & (draws[:, 0] <= 1e-12)) > 0.3
+
+
+def test_a_bound_outside_the_cube_raises_instead_of_being_drawn_from_for_ever():
+    rng = np.random.default_rng(8)
+    bound = ShearedEllipsoids(2, max_misses=1000)
+    bound.update(rng.uniform(0.2, 0.3, size=(50, 2)) + 5.0, rstate=rng)  # points 5 cube widths away
+    with pytest.raises(fp.SamplerStalledError, match="draws in a row outside"):
+        for _ in range(2000):
+            bound.samples(1, rstate=rng)
 
 
 def test_draws_are_uniform_in_the_bound_and_its_volume_is_the_ellipsoids():

@@ -31,9 +31,10 @@ of the evidence so far, as well as by the rules above (:mod:`flowprior.samplers.
 funnel every other rule stops with the bulk of the posterior still ahead); ``tail_tolerance=None``
 leaves the run to those rules alone.
 
-``bound="sheared"`` is flowprior's own bound: dynesty's multi-ellipsoids in a
-volume-preserving quadratic shear of the live points, for curved contours
-(:mod:`flowprior.samplers.sheared`).
+``bound="sheared"``, the default here, is flowprior's own bound: dynesty's multi-ellipsoids in a
+standardised frame, with a volume-preserving quadratic shear of the live points where that pays (curved
+contours), which raises :class:`~flowprior.errors.SamplerStalledError` where dynesty's would be drawn
+from for ever (:mod:`flowprior.samplers.sheared`); ``bound="multi"`` is dynesty's own.
 """
 
 import numpy as np
@@ -55,6 +56,9 @@ _RUN_STATIC = ("dlogz", "maxiter", "maxcall", "print_progress", "precision_crite
 _RUN_DYNAMIC = ("dlogz_init", "nlive_batch", "maxbatch", "maxiter", "maxcall", "use_stop",
                 "wt_kwargs", "print_progress")
 OPTIONS = tuple(sorted(set(_INIT + _RUN_STATIC + _RUN_DYNAMIC + ("dynamic", "pool", "queue_size"))))
+#: The bound unless one is given: dynesty's multi-ellipsoids in a standardised frame, sheared where that pays, which
+#: raises rather than loops for ever when it stops overlapping the cube (:mod:`flowprior.samplers.sheared`).
+DEFAULT_BOUND = "sheared"
 #: Values checked before the run (a ``dlogz <= 0`` run never ends).
 RULES = {"dlogz": positive, "dlogz_init": positive, "maxiter": positive_int, "maxcall": positive_int,
          "nlive_batch": positive_int, "maxbatch": non_negative_int, "walks": positive_int, "slices": positive_int,
@@ -80,7 +84,8 @@ def run_dynesty(loglikelihood, prior, *, nlive, seed, options):
         raise FlowpriorTypeError(f"dynesty ({kind}) does not accept option(s) {unknown}; "
                         f"accepted: {', '.join(sorted(_INIT + run_keys + ('dynamic', 'pool', 'queue_size')))}")
     check_values("dynesty", {**init_kwargs, **run_kwargs}, RULES)
-    if isinstance(init_kwargs.get("bound"), str) and init_kwargs["bound"] == "sheared":
+    init_kwargs.setdefault("bound", DEFAULT_BOUND)
+    if isinstance(init_kwargs["bound"], str) and init_kwargs["bound"] == "sheared":
         from .sheared import ShearedEllipsoids
 
         init_kwargs["bound"] = ShearedEllipsoids(prior.ndims)

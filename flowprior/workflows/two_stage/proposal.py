@@ -126,14 +126,23 @@ def train_flows(theta, w, clusters, prior, flow, fit_options, seeds, comm):
     if flow == "piecewise" and len(big) > 0:
         rows = np.isin(clusters.labels, big)
         sub = np.searchsorted(big, clusters.labels[rows])
-        opts = {"refine": 2, **fit_options, "min_cluster_size": 1}
-        flows = on_root(lambda: [PiecewiseMAF.fit(theta[rows], w[rows], prior=prior, params=params, labels=sub,
-                                                  seed=s, **opts) for s in seeds], comm)
+        opts = {"refine": 2, **fit_options, "min_cluster_size": 1, "labels": sub}
+        flows = on_root(lambda: _fit(flow, theta[rows], w[rows], prior, params, seeds, opts, comm), comm)
         return flows, list(big)
-    cls = flow_class(flow)
-    opts = {"min_cluster_size": 1, "n_clusters": 1, **fit_options} if cls is PiecewiseMAF else fit_options
-    flows = on_root(lambda: [cls.fit(theta, w, prior=prior, params=params, seed=s, **opts) for s in seeds], comm)
+    opts = {"min_cluster_size": 1, "n_clusters": 1, **fit_options} if flow_class(flow) is PiecewiseMAF else fit_options
+    flows = on_root(lambda: _fit(flow, theta, w, prior, params, seeds, opts, comm), comm)
     return flows, (None if clusters.n == 1 or flow in ("maf", "block") else [])
+
+
+def _fit(flow, theta, w, prior, params, seeds, opts, comm):
+    """One flow per seed; in a fresh interpreter (:mod:`flowprior.training.isolated`) unless under MPI, where rank 0
+    trains in its own process (an MPI rank that starts processes can hang some transports)."""
+    if comm is None:
+        from ...training.isolated import fit_isolated
+
+        return fit_isolated(flow, theta, w, prior=prior, seeds=seeds, params=params, **opts)
+    cls = flow_class(flow)
+    return [cls.fit(theta, w, prior=prior, params=params, seed=s, **opts) for s in seeds]
 
 
 @dataclass

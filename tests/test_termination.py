@@ -21,9 +21,17 @@ def profile(rate, nats=6.0, log_f0=0.0, nlive=NLIVE):
 
 def test_a_rising_profile_has_no_bounded_tail():
     logL, logX = profile(rate=-0.3)
-    r, log_frac = tail_fraction(logL, logX, NLIVE, logZ_dead=0.0)
-    assert r == pytest.approx(-0.3, abs=1e-9)
-    assert log_frac == np.inf
+    assert tail_fraction(logL, logX, NLIVE, logZ_dead=0.0)[1] == np.inf
+
+
+def test_the_slope_is_fitted_after_the_peak_only():
+    # A profile that rises for a nat, then falls at 0.8 per nat for one more: a fit across the peak
+    # would read it as flat; after the peak it is what it is.
+    rise_L, rise_X = profile(rate=-1.0, nats=1.0)
+    fall_L, fall_X = profile(rate=0.8, nats=1.0, log_f0=1.0)
+    logL, logX = np.r_[rise_L, fall_L[1:] + 1.0], np.r_[rise_X, fall_X[1:] - 1.0]
+    r, _ = tail_fraction(logL, logX, NLIVE, logZ_dead=0.0)
+    assert r == pytest.approx(0.8, abs=1e-6)
 
 
 @pytest.mark.parametrize("rate", [0.1, 0.5, 1.0])
@@ -77,4 +85,5 @@ def test_the_funnel_neck_is_reached_only_with_the_watch():
         watched = run(seed)  # the default tolerance
         mean, sd = moments(watched)
         assert mean < 0.6 and sd > 0.8
-        assert missed_tail(watched.samples)[1] < 0.011
+        # The finished run's own estimate: the watch's 1 %, up to the last few points it had not yet seen.
+        assert missed_tail(watched.samples)[1] < 0.02

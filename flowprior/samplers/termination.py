@@ -20,9 +20,11 @@ is
 
     T = \frac{f(s)}{r}\, e^{-r \log n_\mathrm{live}}.
 
-A run stops only once :math:`T \le \epsilon\, Z_\mathrm{dead}` as well as by its own rule
-(:data:`TAIL_TOLERANCE`, :math:`\epsilon = 0.01`).  On a Gaussian this costs one to three nats
-of compression past the posterior's peak; on the funnel it keeps the run going through the neck.
+A run stops by its own rule only once :math:`r \ge 1/2` (:data:`FINITE_RATE`: then the live points'
+own estimate of the rest, :math:`X\langle\mathcal{L}\rangle`, has a finite variance) or
+:math:`T \le \epsilon\, Z_\mathrm{dead}` (:data:`TAIL_TOLERANCE`, :math:`\epsilon = 0.01`).  On a
+Gaussian this costs one to three nats of compression past the posterior's peak; on the funnel it
+keeps the run going through the neck.
 The same estimate, applied to a finished run (any sampler), says how much evidence its end may have
 left out (:func:`missed_tail`).
 """
@@ -35,10 +37,19 @@ __all__ = ["TAIL_TOLERANCE", "WINDOW_NATS", "tail_fraction", "TailWatch", "misse
 TAIL_TOLERANCE = 0.01
 #: Nats of compression over which the profile's slope is fitted.
 WINDOW_NATS = 2.0
+#: From this rate of fall the live points' own estimate of the rest, :math:`X\langle\mathcal{L}\rangle`, has a
+#: finite variance (under :math:`f \propto e^{-rs}`, :math:`\mathcal{L} \propto X^{r-1}` over the live points,
+#: whose square is integrable for :math:`r > 1/2`), and a run may stop by its own rule.
+FINITE_RATE = 0.5
 
 
 def tail_fraction(logL, logX, nlive, logZ_dead):
     r"""``(r, log T / Z_dead)`` from dead points (module docs); ``log`` fraction ``inf`` while ``r <= 0``.
+
+    The slope is fitted over the last :data:`WINDOW_NATS` of the dead points, but not before the
+    largest weight: a run's profile first rises (at the start of a repartitioned run, its points
+    where only the original prior proposes die first), and a fit across the peak would read a
+    falling tail as flat.  A profile whose largest weight is among its last three points still rises.
 
     Parameters
     ----------
@@ -54,12 +65,13 @@ def tail_fraction(logL, logX, nlive, logZ_dead):
     logL, logX = logL[ok], logX[ok]
     if len(logL) < 3:
         return np.nan, np.inf
+    log_f = logL + logX
     window = logX <= logX[-1] + WINDOW_NATS
+    window[:int(np.argmax(log_f))] = False
     if window.sum() < 3:
-        window[-3:] = True
+        return np.nan, np.inf
     s = -logX[window]
-    y = logL[window] + logX[window]
-    slope, intercept = np.polyfit(s - s[-1], y, 1)
+    slope, intercept = np.polyfit(s - s[-1], log_f[window], 1)
     r = -float(slope)
     if not r > 0:
         return r, np.inf
@@ -68,30 +80,34 @@ def tail_fraction(logL, logX, nlive, logZ_dead):
 
 
 class TailWatch:
-    """The dead points of a running sampler, for :func:`tail_fraction` when its own rule would stop it.
+    r"""The dead points of a running sampler, for :func:`tail_fraction` when its own rule would stop it.
 
     Parameters
     ----------
     nlive : int
     tolerance : float
-        The stop needs :math:`T \\le` ``tolerance`` :math:`Z_\\mathrm{dead}`.
+        The stop needs :math:`T \le` ``tolerance`` :math:`Z_\mathrm{dead}`.
     """
 
     def __init__(self, nlive, tolerance=TAIL_TOLERANCE):
         self.nlive = int(nlive)
         self.log_tolerance = float(np.log(tolerance))
         self._logL, self._logX = [], []
+        self._peak = (-np.inf, 0)  # the largest log weight per nat so far, and its index
         self.rate, self.log_fraction = np.nan, np.inf
 
     def add(self, logL, logX):
         self._logL.append(float(logL))
         self._logX.append(float(logX))
+        if logL + logX > self._peak[0]:
+            self._peak = (float(logL + logX), len(self._logL) - 1)
 
     def allows_stop(self, logZ_dead):
-        """True once the extrapolated tail beyond the live points is within the tolerance."""
-        n = int(np.ceil(WINDOW_NATS * self.nlive)) + 1
-        self.rate, self.log_fraction = tail_fraction(self._logL[-n:], self._logX[-n:], self.nlive, logZ_dead)
-        return self.log_fraction <= self.log_tolerance
+        """True once the profile falls fast enough for the live points to stand for the rest (``rate >=``
+        :data:`FINITE_RATE`), or its extrapolated tail beyond them is within the tolerance."""
+        start = max(len(self._logL) - int(np.ceil(WINDOW_NATS * self.nlive)) - 1, self._peak[1])
+        self.rate, self.log_fraction = tail_fraction(self._logL[start:], self._logX[start:], self.nlive, logZ_dead)
+        return self.rate >= FINITE_RATE or self.log_fraction <= self.log_tolerance
 
 
 def missed_tail(samples):

@@ -149,7 +149,7 @@ def _positive(value, name, kind=float):
     return kind(value)
 
 
-def importance(loglikelihood, prior, proposal, *, n_eff=None, target_logZerr=None, beta=DEFAULT_BETA,
+def importance(loglikelihood, prior, proposal, *, n_eff=None, target_logZerr=None, min_draws=None, beta=DEFAULT_BETA,
                max_ncall=1_000_000, seed=None, npool=None, start_method=None, progress=False):
     r"""Evidence by defensive importance sampling, in batches until a target is reached.
 
@@ -171,6 +171,9 @@ def importance(loglikelihood, prior, proposal, *, n_eff=None, target_logZerr=Non
     target_logZerr : float, optional
         Stop once the error of log Z is at most this.  With both targets, both must be met; with
         neither, ``n_eff = DEFAULT_N_EFF``.
+    min_draws : int, optional
+        Draw at least this many points, whatever the weights so far say: a caller that knows the
+        weights' variance from elsewhere (``two_stage`` from its stage 2) sets the sample size by it.
     beta : float in [0, 1)
         The prior's share of the proposal; every weight is then at most :math:`\mathcal{L}/\beta`.
         ``beta=0`` is plain importance sampling, exact only if ``proposal`` covers the posterior.
@@ -209,6 +212,7 @@ def importance(loglikelihood, prior, proposal, *, n_eff=None, target_logZerr=Non
     n_eff, target_logZerr, max_ncall, npool = _checked(loglikelihood, prior, proposal, n_eff=n_eff,
                                                        target_logZerr=target_logZerr, beta=beta,
                                                        max_ncall=max_ncall, npool=npool)
+    min_draws = 0 if min_draws is None else _positive(min_draws, "min_draws", int)
     rng = np.random.default_rng(seed)
     draws = _Draws(loglikelihood, prior, proposal, beta)
     pool = None
@@ -225,12 +229,12 @@ def importance(loglikelihood, prior, proposal, *, n_eff=None, target_logZerr=Non
                             draws.batches, draws.ndraws, state["logZ"], state["logZerr"], state["n_eff"])
             done_n = n_eff is None or state["n_eff"] >= n_eff
             done_err = target_logZerr is None or state["logZerr"] <= target_logZerr
-            if done_n and done_err and np.isfinite(state["logZ"]):
+            if done_n and done_err and draws.ndraws >= min_draws and np.isfinite(state["logZ"]):
                 stopped_by = "n_eff" if target_logZerr is None else "target_logZerr"
                 break
             if draws.ncall >= max_ncall:
                 break
-            batch = _next_batch(draws.ndraws, state, n_eff, target_logZerr, max_ncall - draws.ncall)
+            batch = _next_batch(draws.ndraws, state, n_eff, target_logZerr, max_ncall - draws.ncall, min_draws)
     return _result(draws, state, stopped_by, n_eff, target_logZerr, prior, proposal)
 
 
@@ -337,9 +341,9 @@ def _estimate(logw):
             "n_eff": float(w.sum() ** 2 / np.sum(w * w))}
 
 
-def _next_batch(ndraws, state, n_eff, target_logZerr, remaining):
-    """Draws still needed by the current weights' efficiency, aiming 10 % past the target."""
-    need = ndraws
+def _next_batch(ndraws, state, n_eff, target_logZerr, remaining, min_draws=0):
+    """Draws still needed by the current weights' efficiency (or ``min_draws``), aiming 10 % past the target."""
+    need = max(ndraws, min_draws / 1.1)
     if n_eff is not None and state["n_eff"] > 0:
         need = max(need, ndraws * n_eff / state["n_eff"])
     if target_logZerr is not None and np.isfinite(state["logZerr"]):

@@ -38,7 +38,6 @@ more than a single run at ``nlive_low`` could.
 
 import inspect
 import logging
-import warnings
 
 import numpy as np
 
@@ -52,11 +51,11 @@ from ...samplers import dynesty as dy
 from ...samplers import polychord as pc
 from ...samplers.mpi import mpi_comm
 from ...samplers.run import run
-from ..importance import importance
 from ..repartition import DEFAULT_BETA, repartition
 from .diagnostics import UNIF_EVIDENCE_DIMS, diagnostics
 from .islands import SeparatedModes
 from .pilot import PILOT_DRAWS, PILOT_REFIT_EFFICIENCY, PILOT_ROUNDS, run_pilot
+from .precision import precision_stage
 from .proposal import CLUSTER_KEYS, FIT_DEFAULTS, _with_floor, build_proposal, find_clusters, train_flows, training_set
 from .recovery import recover_lost_modes
 from .result import TwoStageResult, posterior
@@ -209,14 +208,15 @@ def two_stage(loglikelihood, prior, *, sampler="dynesty", nlive_low=50, nlive_hi
         over ``STAGE1_*_DEFAULTS`` and ``STAGE2_DEFAULTS``.  Unknown names
         raise ``TypeError`` before any likelihood call.
     target_logZerr : float, optional
-        Where stage 2's error is larger (as it is at the default ``nlive_high``), an importance
-        stage (:func:`flowprior.importance`) from the same defensive proposal, independent of
-        stage 2, adds draws until the two estimates combined by inverse variance reach it,
+        Where stage 2's error is larger (as it is at the default ``nlive_high``), a second independent
+        estimate, combined with stage 2's by inverse variance, reaches it: importance sampling from the
+        same defensive proposal, or a second stage 2 at more live points, whichever stage 2's own
+        posterior says is cheaper per unit of precision (:mod:`flowprior.workflows.two_stage.precision`),
 
         .. math::
 
-            \log Z = \frac{\log Z_2/\sigma_2^2 + \log Z_I/\sigma_I^2}{1/\sigma_2^2 + 1/\sigma_I^2},
-            \qquad \sigma^{-2} = \sigma_2^{-2} + \sigma_I^{-2};
+            \log Z = \frac{\log Z_2/\sigma_2^2 + \log Z_3/\sigma_3^2}{1/\sigma_2^2 + 1/\sigma_3^2},
+            \qquad \sigma^{-2} = \sigma_2^{-2} + \sigma_3^{-2};
 
         a ``RuntimeWarning`` when the two differ by more than 4 combined sigma.
 
@@ -274,18 +274,24 @@ def two_stage(loglikelihood, prior, *, sampler="dynesty", nlive_low=50, nlive_hi
             "pilot": pilot, "ncall_search": ncall_search, "ncall_pilot": ranks * ncall_pilot,
             "stage1_sample": low_opts.get("sample") if sampler == "dynesty" else None,
             "proposal": proposal.mixture(cshare), "kinds": clusters.kinds}
-    diag = diagnostics(low, high, rp, prior, info, nlive_low)
-    logZ, logZerr, imp = high.logZ, high.logZerr, None
+    diag = diagnostics(low, high, rp, prior, info, nlive_low, seed=np.random.default_rng([int(seeds[2]), 3]))
+    logZ, logZerr, imp, again = high.logZ, high.logZerr, None, None
     if target_logZerr is not None and high.logZerr > target_logZerr:
-        logZ, logZerr, imp = _importance_stage(loglikelihood, prior, info["proposal"], beta, high, target_logZerr,
-                                               np.random.default_rng([int(seeds[2]), 2]), diag)
+        def run_nested(nlive):
+            return _stage2(rp, sampler, nlive, high_options, prior.ndims, int(seeds[2]) + 1)
+
+        logZ, logZerr, imp, again = precision_stage(loglikelihood, prior, info["proposal"], beta, high,
+                                                    target_logZerr, rng=np.random.default_rng([int(seeds[2]), 2]),
+                                                    run_nested=run_nested, diag=diag)
     diag["ncall_importance"] = ranks * imp.ncall if imp else 0
-    ncall = low.ncall + ncall_search + info["ncall_pilot"] + high.ncall + diag["ncall_importance"]
+    diag["ncall_high"] += again.ncall if again else 0
+    ncall = low.ncall + ncall_search + info["ncall_pilot"] + diag["ncall_high"] + diag["ncall_importance"]
     logger.info("two_stage: logZ = %.3f +- %.3f with %d calls (%d stage 1, %d recovering lost modes, %d pilot, "
                 "%d stage 2, %d importance)", logZ, logZerr, ncall, low.ncall, ncall_search, info["ncall_pilot"],
-                high.ncall, diag["ncall_importance"])
-    return TwoStageResult(logZ=logZ, logZerr=logZerr, ncall=ncall, samples=posterior(high, rp, prior), low=low,
-                          high=high, flow=q, repartitioned=rp, diagnostics=diag, recovered=tuple(modes),
+                diag["ncall_high"], diag["ncall_importance"])
+    final = again or high
+    return TwoStageResult(logZ=logZ, logZerr=logZerr, ncall=ncall, samples=posterior(final, rp, prior), low=low,
+                          high=final, flow=q, repartitioned=rp, diagnostics=diag, recovered=tuple(modes),
                           importance=imp)
 
 
@@ -332,21 +338,3 @@ def _stage2(rp, sampler, nlive, high_options, ndims, seed):
         high_opts["num_repeats"] = POLYCHORD_REPEATS[1] * ndims
     high_opts.update(high_options)
     return run(rp.loglikelihood, rp.prior, sampler=sampler, nlive=nlive, seed=seed, **high_opts)
-
-
-def _importance_stage(loglikelihood, prior, proposal, beta, high, target, rng, diag):
-    """Importance draws until stage 2's and their evidence combined reach ``target`` (see ``target_logZerr``)."""
-    need = 1.0 / np.sqrt(1.0 / target**2 - 1.0 / high.logZerr**2)
-    imp = importance(loglikelihood, prior, proposal, target_logZerr=float(need), beta=beta, seed=rng)
-    w2, wi = high.logZerr**-2, imp.logZerr**-2
-    logZ = (w2 * high.logZ + wi * imp.logZ) / (w2 + wi)
-    logZerr = float((w2 + wi) ** -0.5)
-    apart = (high.logZ - imp.logZ) / np.hypot(high.logZerr, imp.logZerr)
-    diag.update(logZ_stage2=float(high.logZ), logZerr_stage2=float(high.logZerr), logZ_importance=float(imp.logZ),
-                logZerr_importance=float(imp.logZerr), stage2_importance_difference_sigma=float(apart))
-    if abs(apart) > 4:
-        msg = (f"stage 2 and the importance stage disagree by {apart:.1f} sigma (logZ {high.logZ:.3f} +- "
-               f"{high.logZerr:.3f} and {imp.logZ:.3f} +- {imp.logZerr:.3f}): the proposal may miss mass")
-        diag["warnings"].append(msg)
-        warnings.warn(f"two_stage: {msg}", RuntimeWarning, stacklevel=3)
-    return float(logZ), logZerr, imp

@@ -150,9 +150,32 @@ def test_warnings_name_every_way_the_answer_may_be_wrong():
     skipped = [{"level": -3.0, "reason": "more lost modes than max_modes=3", "estimated_fraction": 0.2}]
     problems, _ = _warnings({**base, "lost_mode_candidates_skipped": skipped}, 50)
     assert "estimated to hold 20% of the evidence that was not run again (more lost modes" in problems[0]
-    _, notes = _warnings({**base, "proposal_exp_minus_D_KL": 0.1, "logZ_stage_difference_sigma": 5.0,
-                          "posterior_fraction_flow_branch": 0.1}, 50)
-    assert len(notes) == 3
+    problems, notes = _warnings({**base, "proposal_exp_minus_D_KL": 0.1, "posterior_fraction_flow_branch": 0.1}, 50)
+    assert len(notes) == 2 and not problems
+    problems, _ = _warnings({**base, "logZ_stage_difference_sigma": 5.0, "logZ_stage1": -3.0, "logZ_stage2": -1.5}, 50)
+    assert "stage 1's and stage 2's logZ differ by 5.0 sigma (1.50 nats)" in problems[0]
+    problems, _ = _warnings({**base, "stage2_tail_rate": -0.2, "stage2_missed_tail": np.inf, "logZerr_stage2": 0.05}, 50)
+    assert "stage 2 ended before its posterior weights had fallen" in problems[0] and "not bounded" in problems[0]
+    slow = {"stage2_tail_rate": 0.3, "logZerr_stage2": 0.05}
+    problems, _ = _warnings({**base, **slow, "stage2_missed_tail": 0.2}, 50)
+    assert "may be 20.0% of the evidence, so logZ may be low by up to 0.18 nats" in problems[0]
+    # A tail well inside the error bar is not worth a word, nor one falling fast enough for the live points.
+    assert _warnings({**base, **slow, "stage2_missed_tail": 0.01}, 50) == ([], [])
+    assert _warnings({**base, **slow, "stage2_tail_rate": 0.6, "stage2_missed_tail": 0.2}, 50) == ([], [])
+    problems, _ = _warnings({**base, "posterior_fraction_proposal_edge": 0.2}, 50)
+    assert "20% of the stage-2 posterior lies where the proposal is in its outermost 1%" in problems[0]
+
+
+def test_the_edge_fraction_is_the_quantile_for_the_proposal_itself_and_large_for_a_wider_posterior():
+    from flowprior.workflows.two_stage.diagnostics import EDGE_QUANTILE, proposal_edge_fraction
+
+    q = fp.GaussianPrior(MU, COV, params=BOX3.params)
+    rng = np.random.default_rng(3)
+    same = proposal_edge_fraction(q, q.sample(20_000, seed=rng), np.ones(20_000), rng)
+    # The share of 20,000 draws below the 1% quantile of 4,000 others: sd about 0.002.
+    assert abs(same - EDGE_QUANTILE) < 0.01
+    wider = fp.GaussianPrior(MU, 4.0 * COV, params=BOX3.params)
+    assert proposal_edge_fraction(q, wider.sample(20_000, seed=rng), np.ones(20_000), rng) > 0.3
 
 
 @pytest.mark.slow
@@ -198,10 +221,11 @@ def test_two_stage_proposes_an_ensemble_of_flows_trained_on_the_tempered_posteri
     theta = tw.flow.sample(4000, seed=4)
     # Two seeds, two different flows: the ensemble is not one flow twice.
     assert np.max(np.abs(components[1].log_prob(theta) - components[2].log_prob(theta))) > 0.05
-    # A Gaussian likelihood tempered to beta = 0.5 has twice the covariance;
-    # the untempered stage-1 posterior would give a ratio near 1.
+    # A Gaussian likelihood tempered to beta = 0.5 has twice the covariance; the untempered stage-1
+    # posterior would give a ratio near 1.  Two small flows on a few hundred effective samples miss
+    # a variance by up to a third (1.6 to 2.7 over seeds 3-5, before and after the stage-1 changes).
     ratio = np.diag(np.cov(theta.T)) / np.diag(COV)
-    assert np.all((ratio > 1.5) & (ratio < 2.7)), ratio
+    assert np.all((ratio > 1.4) & (ratio < 3.0)), ratio
     assert_within(tw.logZ, TRUTH3, tw.logZerr)
 
 
@@ -348,17 +372,56 @@ def test_nlive_high_defaults_to_NLIVE_HIGH_without_a_target():
     assert counter.n == 0
 
 
-def test_stage_2_and_importance_stage_disagreeing_warns():
+def fake_stage2(logZ, logZerr, ncall, log_ratio, seed=0):
+    """A stage-2 result whose posterior has log(L~ / Z) = ``log_ratio`` at its points (flat by default)."""
     from types import SimpleNamespace
 
-    from flowprior.workflows.two_stage.workflow import _importance_stage
+    from anesthetic import Samples
+
+    theta = np.random.default_rng(seed).normal(size=(len(log_ratio), 3))
+    samples = Samples(data=theta, columns=list(BOX3.params), weights=np.ones(len(log_ratio)),
+                      logL=logZ + np.asarray(log_ratio, dtype=np.float64))
+    samples["nlive"] = 100
+    return SimpleNamespace(logZ=logZ, logZerr=logZerr, ncall=ncall, samples=samples)
+
+
+def test_stage_2_and_the_precision_stage_disagreeing_warns():
+    from flowprior.workflows.two_stage.precision import precision_stage
 
     proposal = fp.GaussianPrior(MU, 2.0 * COV, params=BOX3.params)
-    high = SimpleNamespace(logZ=TRUTH3 + 1.0, logZerr=0.05)  # a stage 2 that missed nothing but is 1 nat off
+    high = fake_stage2(TRUTH3 + 1.0, 0.05, 10**6, np.zeros(200))  # flat L~: importance is the cheaper route
     diag = {"warnings": []}
     with pytest.warns(RuntimeWarning, match="stage 2 and the importance stage disagree"):
-        _importance_stage(gauss3, BOX3, proposal, 0.1, high, 0.03, np.random.default_rng(0), diag)
-    assert diag["stage2_importance_difference_sigma"] > 4 and len(diag["warnings"]) == 1
+        precision_stage(gauss3, BOX3, proposal, 0.1, high, 0.03, rng=np.random.default_rng(0), run_nested=None,
+                        diag=diag)
+    assert diag["precision_route"] == "importance"
+    assert diag["stage2_precision_difference_sigma"] > 4 and len(diag["warnings"]) == 1
+
+
+def test_the_precision_stage_runs_stage_2_again_where_importance_would_cost_more():
+    from types import SimpleNamespace
+
+    from flowprior.workflows.two_stage.precision import precision_stage, stage2_relative_variance
+
+    # One posterior point in 200 where L~ is e^7 its mean: E_P[L~]/Z - 1 is about 5.5, above the
+    # nested run's 1000 * 0.05^2 = 2.5 calls per unit precision.
+    log_ratio = np.zeros(200)
+    log_ratio[0] = 7.0
+    high = fake_stage2(TRUTH3, 0.05, 1000, log_ratio)
+    assert stage2_relative_variance(high) > 2.5
+    asked = []
+
+    def run_nested(nlive):
+        asked.append(nlive)
+        return SimpleNamespace(logZ=TRUTH3, logZerr=0.04, ncall=2000)
+
+    diag = {"warnings": []}
+    logZ, logZerr, imp, again = precision_stage(gauss3, BOX3, None, 0.1, high, 0.03, rng=None,
+                                                run_nested=run_nested, diag=diag)
+    need = 1 / np.sqrt(1 / 0.03**2 - 1 / 0.05**2)
+    assert imp is None and again is not None and diag["precision_route"] == "nested"
+    assert asked == [int(np.ceil(100 * (0.05 / need) ** 2))]
+    assert logZerr == pytest.approx((0.05**-2 + 0.04**-2) ** -0.5)
 
 
 @pytest.mark.parametrize("bad", [0.0, -1.0, float("nan"), "0.1", True])

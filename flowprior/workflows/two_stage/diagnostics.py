@@ -8,6 +8,7 @@ import numpy as np
 from ...flows.block import BlockFlow
 from ...flows.maf import MAF
 from ...flows.piecewise import PiecewiseMAF
+from ...samplers.termination import FINITE_RATE, TAIL_TOLERANCE, missed_tail
 
 __all__ = ["diagnostics", "UNIF_EVIDENCE_DIMS"]
 
@@ -16,9 +17,30 @@ logger = logging.getLogger(__name__)
 #: From this many dimensions, a stage 1 sampled uniformly in its ellipsoids at nlive_low has too
 #: tight bounds for its own evidence to mean anything (its samples still serve).
 UNIF_EVIDENCE_DIMS = 10
+#: The proposal's outermost share by its own density: where :math:`\log q` is below this quantile of
+#: :math:`\log q` under :math:`q` itself.
+EDGE_QUANTILE = 0.01
+#: Warn when more of the stage-2 posterior than this lies in the proposal's outermost ``EDGE_QUANTILE``.
+EDGE_LIMIT = 0.05
+#: Draws from the proposal that fix the quantile.
+EDGE_DRAWS = 4000
 
 
-def diagnostics(low, high, rp, prior, info, nlive_low):
+def proposal_edge_fraction(proposal, theta, weights, seed):
+    r"""The share of ``weights`` at ``theta`` in the proposal's outermost :data:`EDGE_QUANTILE`.
+
+    :math:`\sum_i p_i\,[\log q(\theta_i) < t]` with :math:`t` the :data:`EDGE_QUANTILE` quantile of
+    :math:`\log q` over draws from :math:`q`: about that quantile when the posterior is the proposal,
+    less when the proposal is wider.  Much more means the posterior reaches past the proposal, where
+    stage 2 finds mass only as an ordinary nested-sampling run would.
+    """
+    draws = proposal.sample(EDGE_DRAWS, seed=seed)
+    threshold = np.quantile(proposal.log_prob(draws), EDGE_QUANTILE)
+    p = np.asarray(weights, dtype=np.float64) / np.sum(weights)
+    return float(np.sum(p[proposal.log_prob(theta) < threshold]))
+
+
+def diagnostics(low, high, rp, prior, info, nlive_low, seed=None):
     """Numbers about the run (``tw.diagnostics``), then the warnings :func:`_warnings` finds in them."""
     params = list(prior.params)
     t2 = high.samples[params].to_numpy()
@@ -67,6 +89,10 @@ def diagnostics(low, high, rp, prior, info, nlive_low):
         "posterior_fraction_gaussian_branch": float(fractions[1:][~is_flow].sum()),
         # How far stage 2 compressed: D_KL(P || pi~) of its own run, near 0 for pi~ = P.
         "proposal_D_KL": float(high.samples.D_KL()),
+        "posterior_fraction_proposal_edge": proposal_edge_fraction(info["proposal"], t2, w2, seed),
+        **dict(zip(("stage2_tail_rate", "stage2_missed_tail"), map(float, missed_tail(high.samples)))),
+        "logZ_stage1": float(low.logZ), "logZerr_stage1": float(low.logZerr),
+        "logZ_stage2": float(high.logZ), "logZerr_stage2": float(high.logZerr),
         "n_clusters": len(clusters),
         "n_clusters_with_flow": len(clusters) if info["flow_clusters"] is None else len(info["flow_clusters"]),
         "clusters": clusters,
@@ -89,9 +115,12 @@ def diagnostics(low, high, rp, prior, info, nlive_low):
                     len(small), len(clusters))
     for msg in problems:
         warnings.warn(f"two_stage: {msg}", RuntimeWarning, stacklevel=3)
-    for msg in notes:
-        warnings.warn(f"two_stage: the proposal looks poor: {msg}; the evidence stays exact, but stage 2 was less "
-                      "efficient than it could be", RuntimeWarning, stacklevel=3)
+    if notes:
+        warnings.warn(f"two_stage: the proposal looks poor: {'; '.join(notes)}. Stage 2 compressed "
+                      f"{diag['proposal_D_KL']:.1f} nats where a good proposal needs about 0.5: it did the work of an "
+                      "ordinary nested-sampling run at nlive_high, at that cost, and its logZ is only as reliable as "
+                      "such a run (mass it did not reach is missing, and its error bar does not include it)",
+                      RuntimeWarning, stacklevel=3)
     return diag
 
 
@@ -115,6 +144,20 @@ def _warnings(diag, nlive_low):
                 f"the proposal under-weighted cluster {k}: {c['posterior_share']:.0%} of the posterior against "
                 f"{c['proposal_share']:.1%} of the proposal; stage 2 corrected it, but its error bar assumes it "
                 "found all such mass")
+    # What stage 2's end may have left out matters where its live points cannot stand for it (a slow fall) and it
+    # is comparable to its error bar; NaN: too few dead points to tell.
+    tail = diag.get("stage2_missed_tail", 0.0)
+    slow = not diag.get("stage2_tail_rate", np.inf) >= FINITE_RATE
+    if slow and not np.log1p(tail) <= max(0.5 * diag.get("logZerr_stage2", 0.0), TAIL_TOLERANCE):
+        size = ("is not bounded: its weights still rose" if not np.isfinite(tail) else
+                f"may be {tail:.1%} of the evidence, so logZ may be low by up to {np.log1p(tail):.2f} nats")
+        problems.append(f"stage 2 ended before its posterior weights had fallen: what lies beyond its last live points "
+                        f"{size}; rerun with a stricter stopping rule (high_options)")
+    edge = diag.get("posterior_fraction_proposal_edge", 0.0)
+    if edge > EDGE_LIMIT:
+        problems.append(f"{edge:.0%} of the stage-2 posterior lies where the proposal is in its outermost "
+                        f"{EDGE_QUANTILE:.0%}: the posterior reaches past the proposal, where stage 2 finds mass only "
+                        "as an ordinary nested-sampling run does, so logZ may be lower than its error bar allows")
     for cand in diag["lost_mode_candidates_skipped"]:
         frac = cand["estimated_fraction"]
         if frac is not None and frac > 0.01:
@@ -123,7 +166,10 @@ def _warnings(diag, nlive_low):
     if diag["proposal_exp_minus_D_KL"] < 0.2:
         notes.append(f"exp(-KL) of the posterior from the proposal is only {diag['proposal_exp_minus_D_KL']:.2f}")
     if abs(diag["logZ_stage_difference_sigma"]) > 4:
-        notes.append(f"the stages' logZ differ by {diag['logZ_stage_difference_sigma']:.1f} sigma")
+        gap = abs(diag.get("logZ_stage2", np.nan) - diag.get("logZ_stage1", np.nan))
+        problems.append(f"stage 1's and stage 2's logZ differ by {diag['logZ_stage_difference_sigma']:.1f} sigma "
+                        f"({gap:.2f} nats): one of them missed mass or was biased by its sampler, and logZ may be "
+                        f"off by that much")
     # Clusters too small for a flow are proposed from by Gaussians by design: judge the flows on the rest.
     flowed = sum(c["posterior_share"] for c in diag["clusters"] if c.get("has_flow", True)) if diag["clusters"] else 1.0
     if diag["posterior_fraction_flow_branch"] < 0.3 * flowed:

@@ -48,6 +48,12 @@ def test_target_logZerr_is_reached_and_both_targets_hold():
     assert both.n_eff >= 3000 and both.logZerr <= 0.05
 
 
+def test_min_draws_draws_at_least_that_many_whatever_the_weights_say():
+    q = gauss([0.0, 0.0], 2.0 * np.eye(2))
+    res = fp.importance(normal_2d, BOX, q, n_eff=100, min_draws=3000, seed=2)
+    assert res.diagnostics["ndraws"] >= 3000 and res.n_eff > 1000
+
+
 def test_default_target_and_same_seed_same_bits():
     q = gauss([0.0, 0.0], np.eye(2))
     a = fp.importance(normal_2d, BOX, q, seed=3)
@@ -150,6 +156,7 @@ def test_bad_input_is_rejected_before_any_call():
         (dict(beta=-0.1), ValueError, "0 <= beta < 1"),
         (dict(max_ncall=0), ValueError, "max_ncall > 0"),
         (dict(npool=0), ValueError, "npool > 0"),
+        (dict(min_draws=0), ValueError, "min_draws > 0"),
     ]
     for change, error, match in cases:
         kwargs = {"prior": BOX, "proposal": q, "seed": 0, **change}

@@ -31,10 +31,11 @@ of the evidence so far, as well as by the rules above (:mod:`flowprior.samplers.
 funnel every other rule stops with the bulk of the posterior still ahead); ``tail_tolerance=None``
 leaves the run to those rules alone.
 
-``bound="sheared"``, the default here, is flowprior's own bound: dynesty's multi-ellipsoids in a
-standardised frame, with a volume-preserving quadratic shear of the live points where that pays (curved
-contours), which raises :class:`~flowprior.errors.SamplerStalledError` where dynesty's would be drawn
-from for ever (:mod:`flowprior.samplers.sheared`); ``bound="multi"`` is dynesty's own.
+``bound="multi"`` (the default) and ``bound="sheared"`` are flowprior's own bounds: dynesty's
+multi-ellipsoids in a standardised frame, ``"sheared"`` with a volume-preserving quadratic shear of
+the live points where that pays (curved contours); both raise
+:class:`~flowprior.errors.SamplerStalledError` where dynesty's would be drawn from for ever
+(:mod:`flowprior.samplers.sheared`).  A dynesty bound object passed as ``bound`` is used as it is.
 """
 
 import numpy as np
@@ -56,9 +57,9 @@ _RUN_STATIC = ("dlogz", "maxiter", "maxcall", "print_progress", "precision_crite
 _RUN_DYNAMIC = ("dlogz_init", "nlive_batch", "maxbatch", "maxiter", "maxcall", "use_stop",
                 "wt_kwargs", "print_progress")
 OPTIONS = tuple(sorted(set(_INIT + _RUN_STATIC + _RUN_DYNAMIC + ("dynamic", "pool", "queue_size"))))
-#: The bound unless one is given: dynesty's multi-ellipsoids in a standardised frame, sheared where that pays, which
-#: raises rather than loops for ever when it stops overlapping the cube (:mod:`flowprior.samplers.sheared`).
-DEFAULT_BOUND = "sheared"
+#: The bound unless one is given: dynesty's multi-ellipsoids, in a standardised frame, which raise rather than loop
+#: for ever when they stop overlapping the cube (:mod:`flowprior.samplers.sheared`).
+DEFAULT_BOUND = "multi"
 #: Values checked before the run (a ``dlogz <= 0`` run never ends).
 RULES = {"dlogz": positive, "dlogz_init": positive, "maxiter": positive_int, "maxcall": positive_int,
          "nlive_batch": positive_int, "maxbatch": non_negative_int, "walks": positive_int, "slices": positive_int,
@@ -85,10 +86,10 @@ def run_dynesty(loglikelihood, prior, *, nlive, seed, options):
                         f"accepted: {', '.join(sorted(_INIT + run_keys + ('dynamic', 'pool', 'queue_size')))}")
     check_values("dynesty", {**init_kwargs, **run_kwargs}, RULES)
     init_kwargs.setdefault("bound", DEFAULT_BOUND)
-    if isinstance(init_kwargs["bound"], str) and init_kwargs["bound"] == "sheared":
+    if isinstance(init_kwargs["bound"], str) and init_kwargs["bound"] in ("multi", "sheared"):
         from .sheared import ShearedEllipsoids
 
-        init_kwargs["bound"] = ShearedEllipsoids(prior.ndims)
+        init_kwargs["bound"] = ShearedEllipsoids(prior.ndims, shear=init_kwargs["bound"] == "sheared")
     precision = run_kwargs.pop("precision_criterion", None)
     if precision is not None and not (np.isfinite(precision) and precision > 0.0):
         raise FlowpriorValueError(f"expected precision_criterion > 0; got {precision}")

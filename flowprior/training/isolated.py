@@ -11,16 +11,20 @@ TensorFlow.  A fresh interpreter pays TensorFlow's import once per call (seconds
 """
 
 import json
+import logging
 import os
 import subprocess
 import sys
 import tempfile
+import time
 
 import numpy as np
 
 from ..errors import FlowpriorRuntimeError
 
 __all__ = ["fit_isolated"]
+
+logger = logging.getLogger(__name__)
 
 
 def fit_isolated(kind, samples, weights, *, prior, seeds, **fit_options):
@@ -47,8 +51,11 @@ def fit_isolated(kind, samples, weights, *, prior, seeds, **fit_options):
                  weights=np.asarray(weights, dtype=np.float64), **{f"option/{k}": v for k, v in arrays.items()})
         with open(os.path.join(tmp, "job.json"), "w") as f:
             json.dump({"kind": kind, "seeds": [int(s) for s in seeds], "options": plain}, f)
+        start = time.perf_counter()
         proc = subprocess.run([sys.executable, "-m", "flowprior.training.isolated", tmp], capture_output=True,
                               check=False)
+        logger.info("trained %d %s flow(s) in a fresh interpreter in %.1f s", len(seeds), kind,
+                    time.perf_counter() - start)
         if proc.returncode != 0:
             tail = proc.stderr.decode(errors="replace").strip().splitlines()[-5:]
             raise FlowpriorRuntimeError(f"expected the training process to succeed; got exit code {proc.returncode}: "

@@ -26,6 +26,7 @@ import argparse
 import json
 import os
 import resource
+import signal
 import subprocess
 import sys
 import time
@@ -78,11 +79,16 @@ def one(problem, method, seed, target):
 def _launch(problem, method, seed, target, timeout):
     cmd = [sys.executable, os.path.abspath(__file__), "--one", json.dumps([problem, method, seed, target])]
     t0 = time.perf_counter()
+    # Its own process group, so that a timeout ends the run's children (training processes) too.
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        stdout, stderr = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
         return {"problem": problem, "method": method, "seed": seed, "error": f"timeout after {timeout} s",
                 "time": time.perf_counter() - t0}
+    out = subprocess.CompletedProcess(cmd, proc.returncode, stdout, stderr)
     lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
     if out.returncode != 0 or not lines:
         return {"problem": problem, "method": method, "seed": seed, "time": time.perf_counter() - t0,

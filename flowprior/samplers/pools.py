@@ -56,6 +56,11 @@ class ProcessPool:
         for process in processes:
             if process.is_alive():
                 process.terminate()
+        # Tasks still queued for the dead workers must not hold up this process's exit: without this, the
+        # queue's feeder thread is joined at exit while it waits to write into a pipe nobody reads.
+        call_queue = getattr(self._executor, "_call_queue", None)
+        if call_queue is not None:
+            call_queue.cancel_join_thread()
         self._executor.shutdown(wait=False, cancel_futures=True)
         for process in processes:
             process.join(timeout=5)

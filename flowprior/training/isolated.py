@@ -52,8 +52,8 @@ def fit_isolated(kind, samples, weights, *, prior, seeds, **fit_options):
         with open(os.path.join(tmp, "job.json"), "w") as f:
             json.dump({"kind": kind, "seeds": [int(s) for s in seeds], "options": plain}, f)
         start = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-m", "flowprior.training.isolated", tmp], capture_output=True,
-                              check=False)
+        proc = subprocess.run([sys.executable, "-m", "flowprior.training.isolated", tmp, str(os.getpid())],
+                              capture_output=True, check=False)
         logger.info("trained %d %s flow(s) in a fresh interpreter in %.1f s", len(seeds), kind,
                     time.perf_counter() - start)
         if proc.returncode != 0:
@@ -63,10 +63,21 @@ def fit_isolated(kind, samples, weights, *, prior, seeds, **fit_options):
         return [load(os.path.join(tmp, f"flow{k}.fpz")) for k in range(len(seeds))]
 
 
-def main(directory):
+def _exit_with(parent):
+    """End this process once ``parent`` is gone (killed outright, it cannot take its training child with it)."""
+    while True:
+        time.sleep(1.0)
+        if os.getppid() != parent:
+            os._exit(1)
+
+
+def main(directory, parent):
+    import threading
+
     from ..flows.kinds import flow_class
     from ..io import load
 
+    threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
     with open(os.path.join(directory, "job.json")) as f:
         job = json.load(f)
     with np.load(os.path.join(directory, "job.npz"), allow_pickle=False) as npz:
@@ -79,4 +90,4 @@ def main(directory):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1], int(sys.argv[2]))

@@ -212,6 +212,16 @@ def test_cluster_chooses_one_for_unimodal_and_three_for_blobs():
     assert labels.max() == 2 and max(scores, key=scores.get) == 3
 
 
+def test_the_search_goes_past_max_clusters_while_the_score_still_rises():
+    # Twelve separated blobs on a 4 x 3 grid: the score rises all the way to twelve, and max_clusters=8
+    # is only where the search would have stopped had it fallen.
+    rng = np.random.default_rng(4)
+    blobs = np.vstack([[3.0 * i, 3.0 * j] + 0.2 * rng.normal(size=(300, 2)) for i in range(4) for j in range(3)])
+    labels, scores = cluster(blobs, max_clusters=8, min_cluster_size=50, seed=0)
+    assert labels.max() + 1 == 12 and max(scores) == 13
+    assert max(scores, key=scores.get) == 12
+
+
 def test_tiny_kmeans_cluster_is_merged_with_a_warning(caplog):
     rng = np.random.default_rng(14)
     x = np.r_[rng.normal(0, 1, (2000, 2)), rng.normal(20, 1, (50, 2))]

@@ -7,9 +7,12 @@ import numpy as np
 from ..errors import FlowpriorValueError
 from ..flows.data import effective_sample_size
 
-__all__ = ["cluster"]
+__all__ = ["cluster", "MAX_CLUSTERS_LIMIT"]
 
 logger = logging.getLogger(__name__)
+
+#: The search for K goes past ``max_clusters`` while the silhouette score still rises, up to this.
+MAX_CLUSTERS_LIMIT = 64
 
 
 def _standardise(theta, weights):
@@ -56,7 +59,8 @@ def cluster(theta, weights=None, *, n_clusters=None, max_clusters=8, min_silhoue
     n_clusters : int, optional
         Fixes K; otherwise it is chosen by silhouette (see module docs).
     max_clusters : int
-        Largest K tried.
+        Largest K tried, unless the score is still rising there: then K goes on up, one at a time,
+        while it does (at most :data:`MAX_CLUSTERS_LIMIT`).
     min_silhouette : float
         Below this best score the samples form one cluster.
     min_cluster_size : int
@@ -88,8 +92,12 @@ def cluster(theta, weights=None, *, n_clusters=None, max_clusters=8, min_silhoue
             raise FlowpriorValueError(f"expected max_clusters >= 2; got {max_clusters}")
         rng = np.random.default_rng(seeds[1])
         pick = rng.choice(len(z), size=min(2000, len(z)), p=weights / weights.sum())
-        best = (-np.inf, np.zeros(len(z), int))
-        for k in range(2, int(max_clusters) + 1):
+        best = (-np.inf, np.zeros(len(z), int), 0)
+        k = 1
+        # Past max_clusters only while the score still rises: eighteen separated modes (the egg box)
+        # scored best at the cap itself, and a cluster that holds several modes gets one flow across them.
+        while k < int(max_clusters) or (best[2] == k and k < MAX_CLUSTERS_LIMIT):
+            k += 1
             if k >= len(np.unique(pick)):
                 break
             labels_k = _kmeans(z, weights, k, km_seed)[0]
@@ -97,7 +105,7 @@ def cluster(theta, weights=None, *, n_clusters=None, max_clusters=8, min_silhoue
                 continue
             scores[k] = float(silhouette_score(z[pick], labels_k[pick]))
             if scores[k] > best[0]:
-                best = (scores[k], labels_k)
+                best = (scores[k], labels_k, k)
         labels = best[1] if best[0] >= min_silhouette else np.zeros(len(z), int)
         logger.info("silhouette scores %s; using %d cluster(s)", scores, len(np.unique(labels)))
     labels = _merge_small(z, weights, labels, min_cluster_size)

@@ -12,7 +12,7 @@ from ...priors.cube import fit_cube_gaussian
 from ...priors.mixture import Mixture
 from ...samplers.mpi import on_root
 
-__all__ = ["Clusters", "Proposal", "training_set", "find_clusters", "train_flows", "build_proposal"]
+__all__ = ["FLOW_FIT_BUDGET", "Clusters", "Proposal", "training_set", "find_clusters", "train_flows", "build_proposal"]
 
 #: Keys of ``flow_options`` that choose the clusters rather than train a flow.
 CLUSTER_KEYS = ("n_clusters", "max_clusters", "min_silhouette", "min_cluster_size")
@@ -20,6 +20,10 @@ CLUSTER_KEYS = ("n_clusters", "max_clusters", "min_silhouette", "min_cluster_siz
 FIT_DEFAULTS = {"epochs": 300, "patience": 30}
 #: Effective samples a cluster needs for a flow of its own: a low-nlive run has a few hundred.
 MIN_CLUSTER_ESS = 50
+#: Cluster flows trained at most (clusters times seeds): with more big clusters than this over ``n_flows``,
+#: each cluster gets fewer seeds, at least one.  A MAF costs seconds to train however small its
+#: data; the egg box's 18 modes with three seeds each took 387 s of a run that had 15 minutes.
+FLOW_FIT_BUDGET = 12
 
 
 def _merged(samples, prior, modes, beta):
@@ -116,7 +120,8 @@ def train_flows(theta, w, clusters, prior, flow, fit_options, seeds, comm):
     """The flows (one per seed) and which clusters they cover.
 
     ``"piecewise"``: one MAF per cluster with enough effective samples (the clusters' indices are
-    returned).  ``"maf"`` and ``"block"``: one flow on everything (None: it covers every cluster).
+    returned), with as many of ``seeds`` as :data:`FLOW_FIT_BUDGET` allows (at least one).  ``"maf"`` and
+    ``"block"``: one flow on everything (None: it covers every cluster).
     A piecewise flow over one cluster does too; over several clusters none of which is big enough,
     none is covered by a flow (``[]``): a flow would bridge them, and each is proposed from by its
     Gaussian moment fit.  Under MPI the flows are trained on rank 0 and broadcast.
@@ -127,6 +132,7 @@ def train_flows(theta, w, clusters, prior, flow, fit_options, seeds, comm):
         rows = np.isin(clusters.labels, big)
         sub = np.searchsorted(big, clusters.labels[rows])
         opts = {"refine": 2, **fit_options, "min_cluster_size": 1, "labels": sub}
+        seeds = seeds[:max(1, FLOW_FIT_BUDGET // len(big))]
         flows = on_root(lambda: _fit(flow, theta[rows], w[rows], prior, params, seeds, opts, comm), comm)
         return flows, list(big)
     opts = {"min_cluster_size": 1, "n_clusters": 1, **fit_options} if flow_class(flow) is PiecewiseMAF else fit_options

@@ -175,7 +175,10 @@ def two_stage(loglikelihood, prior, *, sampler="dynesty", nlive_low=50, nlive_hi
     n_flows : int >= 1
         Flows trained with different seeds, sharing the flow weight: each
         falls short in different places where it extrapolates.  ``tw.flow``
-        is then their equal-weight :class:`~flowprior.Mixture`.
+        is then their equal-weight :class:`~flowprior.Mixture`.  A piecewise
+        flow over many clusters gets fewer seeds, at least one, so that at most
+        :data:`~flowprior.workflows.two_stage.proposal.FLOW_FIT_BUDGET` cluster
+        flows are trained.
     flow_beta : float in (0, 1]
         Inverse temperature of the samples the flows and Gaussians are
         trained on, :math:`w_i \propto \mathcal{L}_i^{\beta_f}\,\Delta X_i`
@@ -250,7 +253,7 @@ def two_stage(loglikelihood, prior, *, sampler="dynesty", nlive_low=50, nlive_hi
                                                        if k in CLUSTER_KEYS}, int(seeds[-2]))
     flow_seeds = [int(s) for s in [seeds[1], *seeds[3:3 + n_flows - 1]]]
     flows, flow_clusters = train_flows(theta, w, clusters, prior, flow, fit_opts, flow_seeds, comm)
-    q = flows[0] if n_flows == 1 else Mixture(flows, np.ones(n_flows))
+    q = flows[0] if len(flows) == 1 else Mixture(flows, np.ones(len(flows)))
     proposal = build_proposal(theta, w, clusters, flows, flow_clusters, prior, flow_scale=flow_scale,
                               gaussian_weight=gaussian_weight, inflations=inflations)
     # Every cluster its share of the proposal, at least min_share / K; clusters with too few effective

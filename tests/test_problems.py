@@ -43,7 +43,7 @@ def loggamma_ref(d):
     return loglike
 
 
-def spikeslab_ref(d, factor=4000.0, offset=2.0):
+def spikeslab_ref(d, factor=100.0, offset=2.0):
     """Equal-weight mixture of N(offset, I) (the slab) and N(0, sigma^2 I), sigma^d = 1 / factor (the spike)."""
     sigma = factor ** (-1.0 / d)
     slab = stats.multivariate_normal(np.full(d, offset), np.eye(d))
@@ -314,8 +314,8 @@ def test_shells_logZ_matches_feroz_hobson_2008(d, tabulated):
 @pytest.mark.parametrize("d", [2, 6])
 def test_spikeslab_logZ_from_the_mass_of_each_gaussian_in_the_box(d):
     # Both components are normalised and isotropic, so each one's mass in the box is a product of
-    # 1-D masses: exact up to quadrature error (~1e-14).  The slab is 8 sigma, the spike 40+ inside.
-    sigma = 4000.0 ** (-1.0 / d)
+    # 1-D masses: exact up to quadrature error (~1e-14).  The slab is 8 sigma, the spike 20+ inside.
+    sigma = 100.0 ** (-1.0 / d)
     slab = _mass(stats.norm(2.0, 1.0).pdf, -10, 10, [2.0]) ** d
     spike = _mass(stats.norm(0.0, sigma).pdf, -10, 10, [0.0]) ** d
     assert named(f"spikeslab-{d}").logZ == pytest.approx(np.log((slab + spike) / 2) - d * np.log(20.0), abs=1e-12)

@@ -36,11 +36,12 @@ __all__ = ["GaussianProblem", "BananaProblem", "MixtureProblem", "BimodalProblem
 def named(spec):
     """A problem by name, ``"family-d"``.
 
-    The project's own families (:data:`NAMES`): ``gauss``, ``banana``, ``bimodal`` (0.7 / 0.3),
-    ``unequal`` (0.75 / 0.25, the minor mode 0.7 times as wide), ``trimodal`` (0.6 / 0.3 / 0.1) and
-    ``pair`` (0.75 / 0.25, equal widths); the published ones (:data:`PUBLISHED`): ``funnel``,
-    ``loggamma``, ``spikeslab``, ``eggbox`` (2 only), ``shells``, ``rosenbrock`` (2 only),
-    ``asymgauss``, ``beta`` and ``planck`` (6 only).  For example ``named("unequal-5")`` or
+    The project's own families (:data:`~flowprior.problems.toy.NAMES`): ``gauss``, ``banana``,
+    ``bimodal`` (0.7 / 0.3), ``unequal`` (0.75 / 0.25, the minor mode 0.7 times as wide),
+    ``trimodal`` (0.6 / 0.3 / 0.1) and ``pair`` (0.75 / 0.25, equal widths); the published ones
+    (:data:`~flowprior.problems.published.PUBLISHED`): ``funnel``, ``loggamma``, ``spikeslab``,
+    ``eggbox`` (2 only), ``shells``, ``rosenbrock`` (2 only), ``asymgauss``, ``beta`` and ``planck``
+    (6 only).  For example ``named("unequal-5")`` or
     ``named("funnel-10")``.
     """
     name, _, d = str(spec).partition("-")

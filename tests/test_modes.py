@@ -13,7 +13,7 @@ from flowprior.problems import MixtureProblem, _correlation_cov
 from flowprior.workflows.two_stage.islands import Island, SeparatedModes, lost_islands
 from flowprior.workflows.two_stage.probes import climb, laplace, log_mass_above, separated_by_a_valley
 from flowprior.workflows.two_stage.recovery import recover_lost_modes
-from flowprior.workflows.two_stage.workflow import STAGE1_DYNESTY_DEFAULTS
+from flowprior.workflows.two_stage.workflow import STAGE1_DYNESTY_DEFAULTS, stage1_enlarge
 
 from .helpers import first_seed
 
@@ -109,6 +109,7 @@ def test_separated_modes_check_counts_its_calls():
 
 def stage1(problem, seed, nlive=40):
     opts = {k: v for k, v in STAGE1_DYNESTY_DEFAULTS.items() if k != "min_efficiency"}
+    opts["enlarge"] = stage1_enlarge(problem.prior.ndims)
     return fp.run(problem.loglikelihood, problem.prior, nlive=nlive, seed=seed, **opts)
 
 

@@ -244,8 +244,9 @@ def test_dynesty_precision_criterion_stops_when_live_points_hold_that_fraction(p
 
 @pytest.mark.slow
 def test_dynesty_precision_criterion_stops_earlier_than_dlogz():
-    default = fp.run(gaussian_loglike, BOX, nlive=200, seed=15)
-    loose = fp.run(gaussian_loglike, BOX, nlive=200, seed=15, precision_criterion=0.66)
+    # The rules alone: on this Gaussian the tail watch holds both runs to the same later iteration.
+    default = fp.run(gaussian_loglike, BOX, nlive=200, seed=15, tail_tolerance=None)
+    loose = fp.run(gaussian_loglike, BOX, nlive=200, seed=15, precision_criterion=0.66, tail_tolerance=None)
     assert loose.raw["niter"] < default.raw["niter"]
 
 

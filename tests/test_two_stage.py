@@ -9,7 +9,12 @@ import flowprior as fp
 from flowprior.problems import BimodalProblem, GaussianProblem, MixtureProblem, _correlation_cov
 from flowprior.workflows.two_stage.diagnostics import _warnings
 from flowprior.workflows.two_stage.islands import SeparatedModes
-from flowprior.workflows.two_stage.workflow import CROSSCHECK_NLIVE_FACTOR, NLIVE_HIGH, STAGE1_DYNESTY_DEFAULTS
+from flowprior.workflows.two_stage.workflow import (
+    CROSSCHECK_NLIVE_FACTOR,
+    NLIVE_HIGH,
+    STAGE1_DYNESTY_DEFAULTS,
+    stage1_enlarge,
+)
 
 from .helpers import Counter, assert_within, first_seed, live_to_dead_evidence_ratio
 
@@ -76,7 +81,7 @@ def test_two_stage_recovers_a_bimodal_evidence_and_its_mode_weights():
 
 def stage_1(problem, seed, *, nlive_low, n_flows, early_stop=True):
     """two_stage's stage 1 for this seed, run alone: to find a seed whose stage 1 goes a given way."""
-    opts = dict(STAGE1_DYNESTY_DEFAULTS)
+    opts = dict(STAGE1_DYNESTY_DEFAULTS, enlarge=stage1_enlarge(problem.prior.ndims))
     if early_stop:
         opts["stop_check"] = SeparatedModes(problem.loglikelihood, problem.prior)
     else:

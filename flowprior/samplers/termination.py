@@ -31,15 +31,15 @@ left out (:func:`missed_tail`).
 
 import numpy as np
 
-__all__ = ["TAIL_TOLERANCE", "WINDOW_NATS", "tail_fraction", "TailWatch", "missed_tail"]
+__all__ = ["TAIL_TOLERANCE", "WINDOW_NATS", "FINITE_RATE", "tail_fraction", "TailWatch", "missed_tail"]
 
 #: Largest extrapolated evidence beyond the live points' reach, as a fraction of the dead points'.
 TAIL_TOLERANCE = 0.01
 #: Nats of compression over which the profile's slope is fitted.
 WINDOW_NATS = 2.0
-#: From this rate of fall the live points' own estimate of the rest, :math:`X\langle\mathcal{L}\rangle`, has a
-#: finite variance (under :math:`f \propto e^{-rs}`, :math:`\mathcal{L} \propto X^{r-1}` over the live points,
-#: whose square is integrable for :math:`r > 1/2`), and a run may stop by its own rule.
+#: From this rate of fall the live points' own estimate of the rest has a finite variance, and a run may
+#: stop by its own rule: under f = exp(-r s), L = X^(r - 1) over the live points, whose square is
+#: integrable for r > 1/2.
 FINITE_RATE = 0.5
 
 

@@ -2,6 +2,7 @@
 
 import os
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -352,3 +353,21 @@ def test_non_callable_likelihood_raises():
     with pytest.raises(TypeError, match="expected a callable loglikelihood; got int"):
         fp.run(3, BOX)
 
+
+
+def test_dynesty_left_to_its_own_mcmc_choice_warns_that_logzerr_leaves_out_its_bias():
+    # From MCMC_DIMS dimensions dynesty's own choice is random walks (slices beyond 20); a sample= given is a choice.
+    from flowprior.samplers.dynesty import MCMC_DIMS
+
+    box = fp.UniformPrior(-np.ones(MCMC_DIMS), np.ones(MCMC_DIMS))
+
+    def like(t):
+        return -0.5 * float(np.sum(t**2))
+
+    with pytest.warns(RuntimeWarning, match=r"random walks.*logZerr does not include the bias"):
+        fp.run(like, box, nlive=30, seed=0, maxiter=40, tail_tolerance=None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        fp.run(like, box, nlive=30, seed=0, maxiter=40, tail_tolerance=None, sample="rwalk")
+        small = fp.UniformPrior(-np.ones(MCMC_DIMS - 1), np.ones(MCMC_DIMS - 1))
+        fp.run(like, small, nlive=30, seed=0, maxiter=40, tail_tolerance=None)

@@ -452,7 +452,7 @@ def test_a_stage_1_sampling_by_slices_is_not_stopped_for_its_efficiency():
 def test_two_stage_runs_stage_1_again_when_it_finds_more_modes_than_its_live_points_hold():
     # Eight equal, well separated modes at nlive_low = 30: fewer than LIVE_PER_MODE live points per mode found,
     # so stage 1 and the search run again at twice that per mode, and every call of both attempts is counted.
-    from flowprior.workflows.two_stage.workflow import LIVE_PER_MODE
+    from flowprior.workflows.two_stage.exploration import LIVE_PER_MODE
 
     grid = np.array([(x, y) for x in (-6.0, -2.0, 2.0, 6.0) for y in (-4.0, 4.0)])
     problem = MixtureProblem(grid, [0.09 * np.eye(2)] * 8, np.ones(8), half_width=8.0)

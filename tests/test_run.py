@@ -371,3 +371,10 @@ def test_dynesty_left_to_its_own_mcmc_choice_warns_that_logzerr_leaves_out_its_b
         fp.run(like, box, nlive=30, seed=0, maxiter=40, tail_tolerance=None, sample="rwalk")
         small = fp.UniformPrior(-np.ones(MCMC_DIMS - 1), np.ones(MCMC_DIMS - 1))
         fp.run(like, small, nlive=30, seed=0, maxiter=40, tail_tolerance=None)
+
+
+@pytest.mark.parametrize("limit", [{"maxiter": 60}, {"maxcall": 700}])
+def test_a_static_dynesty_run_ended_by_its_limit_says_so(limit):
+    res = fp.run(gaussian_loglike, BOX, nlive=30, seed=0, **limit)
+    assert res.stopped_by == next(iter(limit))
+    assert fp.run(gaussian_loglike, BOX, nlive=30, seed=0).stopped_by == "the sampler's own rules"

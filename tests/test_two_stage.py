@@ -463,3 +463,13 @@ def test_two_stage_runs_stage_1_again_when_it_finds_more_modes_than_its_live_poi
     assert tw.ncall == counter.n
     assert tw.low.ncall + d["ncall_search"] + d["ncall_pilot"] + d["ncall_high"] == counter.n
     assert_within(tw.logZ, problem.logZ, tw.logZerr)
+
+
+def test_a_stage_1_past_its_call_limit_raises_rather_than_runs_on(monkeypatch):
+    # beta-10's stage 1 ran past 15 minutes; here a limit of 5 calls per live point stands in for it.
+    from flowprior.errors import SamplerStalledError
+    from flowprior.workflows.two_stage import exploration
+
+    monkeypatch.setattr(exploration, "STAGE1_MAX_CALLS_PER_LIVE", 5)
+    with pytest.raises(SamplerStalledError, match=r"expected two_stage's stage 1 to end within 5 likelihood calls"):
+        fp.two_stage(gauss3, BOX3, nlive_low=30, seed=0)

@@ -166,5 +166,11 @@ def _run_to_precision(sampler, precision, run_kwargs, min_efficiency, nlive, sto
                 if stop_check is None or stop_check(np.array(sampler.live_u), np.array(sampler.live_logl)):
                     stopped_by = "min_efficiency"
                     break
+    else:
+        # The generator ended without a rule above: dynesty's own dlogz (unwatched), or a limit.
+        if run_kwargs.get("maxcall") is not None and sampler.ncall >= run_kwargs["maxcall"]:
+            stopped_by = "maxcall"
+        elif run_kwargs.get("maxiter") is not None and sampler.it - 1 >= run_kwargs["maxiter"]:
+            stopped_by = "maxiter"
     sampler.add_final_live(print_progress=False)
     return stopped_by

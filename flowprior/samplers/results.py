@@ -37,8 +37,8 @@ class RunResult:
         The sampler's own result object.
     stopped_by : str
         The rule that ended the run: ``"precision_criterion"``,
-        ``"min_efficiency"``, ``"n_like_max or timeout"`` (nautilus) or
-        ``"the sampler's own rules"``.
+        ``"min_efficiency"``, ``"maxcall"`` or ``"maxiter"`` (dynesty's limits, static runs),
+        ``"n_like_max or timeout"`` (nautilus) or ``"the sampler's own rules"``.
     """
 
     samples: object

@@ -13,12 +13,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ...errors import SamplerStalledError
 from ...samplers.run import run
 from .islands import SeparatedModes
 from .proposal import CLUSTER_KEYS, find_clusters, training_set
 from .recovery import recover_lost_modes
 
-__all__ = ["STAGE1_DYNESTY_DEFAULTS", "STAGE1_ENLARGE", "STAGE1_POLYCHORD_DEFAULTS", "LOCAL_NLIVE", "LIVE_PER_MODE",
+__all__ = ["STAGE1_DYNESTY_DEFAULTS", "STAGE1_ENLARGE", "STAGE1_MAX_CALLS_PER_LIVE", "STAGE1_POLYCHORD_DEFAULTS",
+           "LOCAL_NLIVE", "LIVE_PER_MODE",
            "MODE_SILHOUETTE", "MAX_NLIVE_LOW", "POLYCHORD_REPEATS", "Exploration", "explore", "stage1_enlarge"]
 
 logger = logging.getLogger(__name__)
@@ -29,6 +31,10 @@ STAGE1_DYNESTY_DEFAULTS = {"bound": "sheared", "sample": "unif", "bootstrap": 0,
                            "dlogz": 1.5, "min_efficiency": 0.07}
 #: The volume enlargement of stage 1's bounds in three dimensions; kept as a linear margin in every dimension.
 STAGE1_ENLARGE = 1.25
+#: Likelihood calls per live point after which stage 1 (dynesty) ends with
+#: :class:`~flowprior.errors.SamplerStalledError`: stage 1 took 50--600 on the suite's problems that end, and
+#: ``beta-10``'s ran past 15 minutes.
+STAGE1_MAX_CALLS_PER_LIVE = 4000
 #: Stage-1 options for PolyChord (measurements in ``docs/two_stage.rst``); ``num_repeats`` is
 #: ``POLYCHORD_REPEATS[0] * ndims`` unless given.
 STAGE1_POLYCHORD_DEFAULTS = {"precision_criterion": 0.5}
@@ -64,6 +70,7 @@ def _stage1(loglikelihood, prior, sampler, nlive, low_options, max_recovered, se
     low_opts = dict(STAGE1_DYNESTY_DEFAULTS if sampler == "dynesty" else STAGE1_POLYCHORD_DEFAULTS)
     if sampler == "dynesty":
         low_opts["enlarge"] = stage1_enlarge(prior.ndims)
+        low_opts["maxcall"] = STAGE1_MAX_CALLS_PER_LIVE * int(nlive)
     if sampler == "polychord":
         low_opts["num_repeats"] = POLYCHORD_REPEATS[0] * prior.ndims
     low_opts.update(low_options or {})
@@ -77,6 +84,13 @@ def _stage1(loglikelihood, prior, sampler, nlive, low_options, max_recovered, se
         split_check = SeparatedModes(loglikelihood, prior)
         low_opts.setdefault("stop_check", split_check)
     low = run(loglikelihood, prior, sampler=sampler, nlive=nlive, seed=seed, **low_opts)
+    if low.stopped_by == "maxcall" and "maxcall" not in (low_options or {}):
+        raise SamplerStalledError(
+            f"expected two_stage's stage 1 to end within {STAGE1_MAX_CALLS_PER_LIVE:,} likelihood calls per live "
+            f"point; got {low.ncall:,} calls at nlive_low={nlive} and it had not: the likelihood keeps rising (a "
+            "density infinite on a face of the prior, say) or the posterior lies many nats of compression from "
+            "the prior, which a low-nlive run with uniform draws cannot afford (beta-10 of docs/suite.rst). "
+            "Allow more with low_options={'maxcall': ...}, or use a sampler built for it")
     return low, low_opts, split_check
 
 

@@ -166,6 +166,8 @@ def test_warnings_name_every_way_the_answer_may_be_wrong():
     assert "may be 20.0% of the evidence, so logZ may be low by up to 0.18 nats" in problems[0]
     # A tail well inside the error bar is not worth a word, nor one falling fast enough for the live points.
     assert _warnings({**base, **slow, "stage2_missed_tail": 0.01}, 50) == ([], [])
+    assert _warnings({**base, **slow, "stage2_missed_tail": 0.045}, 50) == ([], [])
+    assert _warnings({**base, **slow, "stage2_missed_tail": 0.06}, 50)[0]
     assert _warnings({**base, **slow, "stage2_tail_rate": 0.6, "stage2_missed_tail": 0.2}, 50) == ([], [])
     problems, _ = _warnings({**base, "posterior_fraction_proposal_edge": 0.2}, 50)
     assert "20% of the stage-2 posterior lies where the proposal is in its outermost 1%" in problems[0]

@@ -145,10 +145,11 @@ def _warnings(diag, nlive_low):
                 f"{c['proposal_share']:.1%} of the proposal; stage 2 corrected it, but its error bar assumes it "
                 "found all such mass")
     # What stage 2's end may have left out matters where its live points cannot stand for it (a slow fall) and it
-    # is comparable to its error bar; NaN: too few dead points to tell.
+    # is beyond its error bar (within it, the warning fired on easy runs that were right: gauss-2, 0.02 nats against
+    # 0.029); NaN: too few dead points to tell.
     tail = diag.get("stage2_missed_tail", 0.0)
     slow = not diag.get("stage2_tail_rate", np.inf) >= FINITE_RATE
-    if slow and not np.log1p(tail) <= max(0.5 * diag.get("logZerr_stage2", 0.0), TAIL_TOLERANCE):
+    if slow and not np.log1p(tail) <= max(diag.get("logZerr_stage2", 0.0), TAIL_TOLERANCE):
         size = ("is not bounded: its weights still rose" if not np.isfinite(tail) else
                 f"may be {tail:.1%} of the evidence, so logZ may be low by up to {np.log1p(tail):.2f} nats")
         problems.append(f"stage 2 ended before its posterior weights had fallen: what lies beyond its last live points "

@@ -242,12 +242,14 @@ SMALL_TWO_STAGE = dict(nlive_low=40, nlive_high=100, flow="maf", n_flows=1, seed
 
 @pytest.mark.slow
 def test_two_stage_stage2_stops_by_the_live_points_mean_evidence():
-    tw = fp.two_stage(gauss3, BOX3, **SMALL_TWO_STAGE)
+    # The rules alone: the tail watch may hold stage 2 past them (test_termination.py).
+    tw = fp.two_stage(gauss3, BOX3, high_options={"tail_tolerance": None}, **SMALL_TWO_STAGE)
     # PolyChord's rule: the live points' evidence X <L~_live> just below 0.66 of the dead points'.
     assert 0.9 * 0.66 < live_to_dead_evidence_ratio(tw.high.raw) < 0.66
     assert_within(tw.logZ, TRUTH3, tw.logZerr)
     # dynesty's own rule (largest live likelihood) on the same stage 1, flow and stage-2 seed runs longer.
-    plain = fp.two_stage(gauss3, BOX3, high_options={"precision_criterion": None}, **SMALL_TWO_STAGE)
+    plain = fp.two_stage(gauss3, BOX3, high_options={"precision_criterion": None, "tail_tolerance": None},
+                         **SMALL_TWO_STAGE)
     assert plain.high.raw["niter"] > tw.high.raw["niter"]
 
 

@@ -20,8 +20,8 @@ from .proposal import CLUSTER_KEYS, find_clusters, training_set
 from .recovery import recover_lost_modes
 
 __all__ = ["STAGE1_DYNESTY_DEFAULTS", "STAGE1_ENLARGE", "STAGE1_MAX_CALLS_PER_LIVE", "STAGE1_POLYCHORD_DEFAULTS",
-           "LOCAL_NLIVE", "LIVE_PER_MODE",
-           "MODE_SILHOUETTE", "MAX_NLIVE_LOW", "POLYCHORD_REPEATS", "Exploration", "explore", "stage1_enlarge"]
+           "LOCAL_NLIVE", "LIVE_PER_MODE", "MODE_SILHOUETTE", "MAX_NLIVE_LOW", "POLYCHORD_REPEATS", "Exploration",
+           "explore", "stage1_enlarge"]
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +51,7 @@ MODE_SILHOUETTE = 0.75
 MAX_NLIVE_LOW = 1000
 #: Slice-sampling repeats per dimension of PolyChord's stages 1 and 2 (its own default is 5).
 POLYCHORD_REPEATS = (1, 2)
+
 
 def stage1_enlarge(ndims):
     r"""Volume enlargement of stage 1's bounds: :data:`STAGE1_ENLARGE` per three dimensions, at least that.
@@ -101,7 +102,6 @@ class Exploration:
 
     low: object
     low_opts: dict
-    split_check: object
     recovery: object
     modes: list
     theta: np.ndarray
@@ -138,7 +138,7 @@ def _explore_once(loglikelihood, prior, sampler, nlive_low, low_options, max_rec
     n_modes = max(split, 1) + len(modes) - split + left_out
     if clusters.scores and max(clusters.scores.values()) >= MODE_SILHOUETTE:
         n_modes = max(n_modes, int(np.sum(clusters.ess >= prior.ndims + 1)))
-    return Exploration(low, low_opts, split_check, recovery, modes, theta, w, clusters,
+    return Exploration(low, low_opts, recovery, modes, theta, w, clusters,
                         recovery.ncall_runs if recovery else 0, ncall_probe, n_modes, nlive_low)
 
 

@@ -98,7 +98,7 @@ def run_dynesty(loglikelihood, prior, *, nlive, seed, options):
             "shape; logZerr does not include the bias this gives, measured at +4.5 nats (z = 16) on a 20-D "
             "curved problem and -0.8 nats (z = -4.4) on beta-10 (docs/suite.rst). Check logZ with "
             "flowprior.two_stage or a second sampler, or pass sample= to choose knowingly (sample='unif' draws "
-            "exactly, at a cost that grows with the dimension)", RuntimeWarning, stacklevel=4)
+            "from the bound without chains, at a cost that grows with the dimension)", RuntimeWarning, stacklevel=4)
     init_kwargs.setdefault("bound", DEFAULT_BOUND)
     if isinstance(init_kwargs["bound"], str) and init_kwargs["bound"] in ("multi", "sheared"):
         from .sheared import ShearedEllipsoids

@@ -1,8 +1,9 @@
 r"""The precision stage of :func:`flowprior.two_stage`: from stage 2's error to ``target_logZerr``, the cheaper way.
 
-With a target, stage 2 runs at ``CROSSCHECK_NLIVE_FACTOR * nlive_low`` live points, an exact but
-rough estimate :math:`\log Z_2 \pm \sigma_2`.  A second, independent estimate brings the two
-combined by inverse variance to the target,
+With a target, stage 2 runs at ``CROSSCHECK_NLIVE_FACTOR * nlive_low`` live points, a rough
+estimate :math:`\log Z_2 \pm \sigma_2` (as reliable as its nested-sampling run: the
+repartitioning leaves the evidence unchanged, the run may still miss mass).  A second,
+independent estimate brings the two combined by inverse variance to the target,
 
 .. math::
 

@@ -9,6 +9,8 @@ than waiting for them.
 
 import contextlib
 import logging
+import signal
+import threading
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
@@ -52,6 +54,13 @@ class ProcessPool:
         if not failed:
             self._executor.shutdown(wait=True)
             return
+        # A second Ctrl-C (a terminal sends one to every process of the group, and workers send their own
+        # KeyboardInterrupt back first) must not cut the clean-up short and leave workers or a feeder
+        # thread behind; it is delivered once the workers are gone.
+        with _interrupts_held():
+            self._terminate()
+
+    def _terminate(self):
         processes = list((getattr(self._executor, "_processes", None) or {}).values())
         for process in processes:
             if process.is_alive():
@@ -68,6 +77,27 @@ class ProcessPool:
                 logger.warning("pool worker %s did not stop on SIGTERM; killing it", process.pid)
                 process.kill()
                 process.join(timeout=5)
+
+
+@contextlib.contextmanager
+def _interrupts_held():
+    """Hold Ctrl-C back for the block, and raise it after the block if one came.
+
+    Python runs signal handlers in the main thread whichever thread the signal reached, so a handler
+    that only records the signal holds it back everywhere; elsewhere than the main thread handlers
+    cannot be set, and the block runs unguarded.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: held.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if held:
+        raise KeyboardInterrupt
 
 
 @contextlib.contextmanager

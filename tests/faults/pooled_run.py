@@ -8,6 +8,7 @@ so that the test can check none is left running. Prints the exception's type nam
 its message on stderr.
 """
 
+import faulthandler
 import os
 import sys
 import time
@@ -44,6 +45,8 @@ if __name__ == "__main__":
         fp.run(loglike, box, sampler=SAMPLER, nlive=50, seed=0, npool=2, start_method=START, **options)
         print("finished", flush=True)
     except BaseException as exc:
+        # Should the exit hang (a feeder thread, a worker's pipe), the test shows where.
+        faulthandler.dump_traceback_later(20, exit=False)
         sys.stderr.write(f"{exc}\n")
         print(type(exc).__name__, flush=True)
         raise SystemExit(1) from None

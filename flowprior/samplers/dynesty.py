@@ -96,7 +96,8 @@ def run_dynesty(loglikelihood, prior, *, nlive, seed, options):
             f"dynesty: in {prior.ndims} dimensions its own choice of sampling is {steps}, whose new points are not "
             "independent draws within the likelihood contour when their chains are short for the posterior's "
             "shape; logZerr does not include the bias this gives, measured at +4.5 nats (z = 16) on a 20-D "
-            "curved problem and -0.8 nats (z = -4.4) on beta-10 (docs/suite.rst). Check logZ with "
+            "curved problem and -0.8 to -3.0 nats (z = -4 to -17, 3 seeds) on beta-10 (docs/suite.rst), so logZ "
+            "may be off by nats. Check logZ with "
             "flowprior.two_stage or a second sampler, or pass sample= to choose knowingly (sample='unif' draws "
             "from the bound without chains, at a cost that grows with the dimension)", RuntimeWarning, stacklevel=4)
     init_kwargs.setdefault("bound", DEFAULT_BOUND)

@@ -81,7 +81,7 @@ class ProcessPool:
 
 @contextlib.contextmanager
 def _interrupts_held():
-    """Hold Ctrl-C back for the block, and raise it after the block if one came.
+    """Hold Ctrl-C back for the block, and hand it to the handler it was meant for after the block.
 
     Python runs signal handlers in the main thread whichever thread the signal reached, so a handler
     that only records the signal holds it back everywhere; elsewhere than the main thread handlers
@@ -96,8 +96,8 @@ def _interrupts_held():
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
-    if held:
-        raise KeyboardInterrupt
+    if held and callable(previous):
+        previous(signal.SIGINT, None)  # the held Ctrl-C, to the handler it was meant for (Python's raises)
 
 
 @contextlib.contextmanager

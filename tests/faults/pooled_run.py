@@ -10,6 +10,7 @@ its message on stderr.
 
 import faulthandler
 import os
+import signal
 import sys
 import time
 
@@ -37,6 +38,10 @@ def loglike(theta):
 
 
 MAIN = int(os.environ.setdefault("FAULT_MAIN_PID", str(os.getpid())))
+# As at a terminal: a test run started in the background (``cmd &`` without job control, as CI and nohup do)
+# hands its children SIGINT ignored, and Python then keeps ignoring it, so the Ctrl-C the test sends would be lost
+# and the run would simply finish (the 86 s "slow" exits seen in CI).
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 if __name__ == "__main__":
     box = fp.UniformPrior([-5.0, -5.0], [5.0, 5.0])

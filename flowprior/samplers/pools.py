@@ -85,9 +85,10 @@ def _interrupts_held():
 
     Python runs signal handlers in the main thread whichever thread the signal reached, so a handler
     that only records the signal holds it back everywhere; elsewhere than the main thread handlers
-    cannot be set, and the block runs unguarded.
+    cannot be set, and the block runs unguarded, as it does under a handler installed outside Python.
     """
-    if threading.current_thread() is not threading.main_thread():
+    # A handler installed outside Python (getsignal gives None) could not be put back: leave it alone.
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is None:
         yield
         return
     held = []
